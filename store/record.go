@@ -1,0 +1,101 @@
+package store
+
+import "time"
+
+// Status is the state of a workflow. The values are DBOS's.
+type Status string
+
+// The workflow statuses.
+const (
+	StatusPending   Status = "PENDING"   // running, or waiting to be recovered
+	StatusEnqueued  Status = "ENQUEUED"  // waiting in a queue
+	StatusSuccess   Status = "SUCCESS"   // returned a value
+	StatusError     Status = "ERROR"     // returned an error
+	StatusCancelled Status = "CANCELLED" // cancelled; never overwritten by a late outcome
+	// StatusMaxRecoveryAttemptsExceeded marks a workflow that was recovered
+	// more often than its limit allows, usually because it kept crashing the
+	// process. It is not recovered again.
+	StatusMaxRecoveryAttemptsExceeded Status = "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
+)
+
+// Terminal reports whether s is a final status that no run changes.
+func (s Status) Terminal() bool {
+	switch s {
+	case StatusSuccess, StatusError, StatusCancelled, StatusMaxRecoveryAttemptsExceeded:
+		return true
+	}
+	return false
+}
+
+// Workflow is the status row of one workflow execution.
+type Workflow struct {
+	ID                 string
+	Name               string
+	Status             Status
+	Input              []byte // encoded input
+	Output             []byte // encoded output, set on SUCCESS
+	Error              []byte // encoded error, set on ERROR
+	ExecutorID         string
+	ApplicationVersion string
+	ApplicationName    string
+	ParentID           string // empty for a top-level workflow
+	QueueName          string // empty unless enqueued
+	RecoveryAttempts   int    // 1 after the first run; +1 per recovery
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	CompletedAt        time.Time // zero while the workflow is active
+}
+
+// Step is the recorded outcome of one step of a workflow. Steps are numbered
+// from 1 in the order the workflow calls them.
+type Step struct {
+	WorkflowID  string
+	StepID      int
+	Name        string
+	Output      []byte // encoded output; nil when the step failed
+	Error       []byte // encoded error; nil when the step succeeded
+	ChildID     string // the workflow this step started, if it started one
+	StartedAt   time.Time
+	CompletedAt time.Time
+}
+
+// WorkflowCreateParams are the fields of a new workflow row.
+type WorkflowCreateParams struct {
+	ID                 string
+	Name               string
+	Input              []byte
+	ExecutorID         string
+	ApplicationVersion string
+	ApplicationName    string
+	ParentID           string
+	Now                time.Time
+}
+
+// OutcomeParams set a workflow's final status.
+type OutcomeParams struct {
+	WorkflowID string
+	Status     Status // StatusSuccess or StatusError
+	Output     []byte
+	Error      []byte
+	Now        time.Time
+}
+
+// RecoverParams count one recovery of a PENDING workflow.
+type RecoverParams struct {
+	WorkflowID string
+	ExecutorID string
+	// MaxAttempts is how many recoveries are allowed after the first run;
+	// negative means unlimited.
+	MaxAttempts int
+	Now         time.Time
+}
+
+// ListParams filter a listing of workflows. Zero fields do not filter.
+type ListParams struct {
+	Statuses           []Status
+	Name               string
+	ExecutorID         string
+	ApplicationVersion string
+	IDPrefix           string
+	Limit              int // 0 means no limit
+}

@@ -1,0 +1,25 @@
+package sqlite
+
+import (
+	"database/sql"
+	"errors"
+	"strings"
+
+	"github.com/dboslite/dboslite/store"
+)
+
+// translate turns driver errors into store errors. It is the one place that
+// knows what SQLite's errors look like.
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	case errors.Is(err, sql.ErrConnDone) && strings.Contains(err.Error(), "closed"):
+		return store.ErrClosed
+	case strings.Contains(err.Error(), "sql: database is closed"):
+		return store.ErrClosed
+	}
+	return err
+}

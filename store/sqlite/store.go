@@ -1,0 +1,210 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
+
+	"github.com/dboslite/dboslite/store"
+)
+
+func init() {
+	open := func(ctx context.Context, u string) (store.Store, error) { return Open(ctx, u) }
+	store.Register("sqlite", open)
+	store.Register("", open) // a bare file path
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Store is the SQLite system database: one writer connection, owned by a
+// goroutine that commits queued writes together, and a pool of readers.
+type Store struct {
+	path   string // "" for an in-memory database
+	writer *sqlx.DB
+	reader *sqlx.DB
+	w      *writer
+}
+
+// Config is what a sqlite: URL says.
+type Config struct {
+	Path        string // file path; ":memory:" for an in-memory database
+	Synchronous string // NORMAL (default) or FULL
+	BusyTimeout int    // milliseconds a write waits for another process's lock. Defaults to 10000.
+}
+
+// ParseURL reads a system database URL: "sqlite:path", "sqlite:///abs/path",
+// "sqlite::memory:" or a bare path, with optional query parameters
+// synchronous=NORMAL|FULL and busy_timeout=<ms>.
+func ParseURL(u string) (Config, error) {
+	c := Config{Synchronous: "NORMAL", BusyTimeout: 10000}
+	rest := u
+	if store.Scheme(u) == "sqlite" {
+		rest = u[len("sqlite:"):]
+		rest = strings.TrimPrefix(rest, "//") // sqlite:///abs/path → /abs/path
+	}
+	path, query, _ := strings.Cut(rest, "?")
+	if path == "" {
+		return c, fmt.Errorf("%w: %q names no file", store.ErrUnsupportedURL, u)
+	}
+	c.Path = path
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return c, fmt.Errorf("%w: %q: %v", store.ErrUnsupportedURL, u, err)
+	}
+	for k, vs := range q {
+		v := vs[len(vs)-1]
+		switch k {
+		case "synchronous":
+			v = strings.ToUpper(v)
+			if v != "NORMAL" && v != "FULL" {
+				return c, fmt.Errorf("%w: %q: synchronous must be NORMAL or FULL", store.ErrUnsupportedURL, u)
+			}
+			c.Synchronous = v
+		case "busy_timeout":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return c, fmt.Errorf("%w: %q: busy_timeout must be milliseconds", store.ErrUnsupportedURL, u)
+			}
+			c.BusyTimeout = n
+		default:
+			return c, fmt.Errorf("%w: %q: unknown parameter %q (accepted: synchronous, busy_timeout)", store.ErrUnsupportedURL, u, k)
+		}
+	}
+	return c, nil
+}
+
+// Open opens (creating if needed) the SQLite database a URL names, checks
+// its settings and applies the migrations it lacks.
+func Open(ctx context.Context, u string) (*Store, error) {
+	c, err := ParseURL(u)
+	if err != nil {
+		return nil, err
+	}
+	return OpenConfig(ctx, c)
+}
+
+// OpenConfig opens the database c describes.
+func OpenConfig(ctx context.Context, c Config) (*Store, error) {
+	memory := c.Path == ":memory:"
+	if !memory {
+		if err := preparePath(c.Path); err != nil {
+			return nil, err
+		}
+	}
+	pragmas := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=synchronous(%s)&_txlock=immediate",
+		c.BusyTimeout, c.Synchronous)
+	var dsn string
+	if memory {
+		dsn = "file::memory:?" + pragmas
+	} else {
+		dsn = "file:" + c.Path + "?_pragma=journal_mode(WAL)&" + pragmas
+	}
+	s := &Store{path: c.Path}
+	if memory {
+		s.path = ""
+	}
+	var err error
+	s.writer, err = openDB(dsn, 1)
+	if err != nil {
+		return nil, wrapOpen(c.Path, err)
+	}
+	if err := s.setup(ctx, c, memory); err != nil {
+		s.writer.Close()
+		return nil, wrapOpen(c.Path, err)
+	}
+	if memory {
+		s.reader = s.writer // one connection holds the whole database
+	} else if s.reader, err = openDB(dsn+"&_pragma=query_only(1)", 4); err != nil {
+		s.writer.Close()
+		return nil, wrapOpen(c.Path, err)
+	}
+	s.w = startWriter(s.writer)
+	return s, nil
+}
+
+func openDB(dsn string, conns int) (*sqlx.DB, error) {
+	db, err := sqlx.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
+}
+
+// setup verifies the pragmas took effect (the driver ignores keys it does
+// not know) and migrates the schema.
+func (s *Store) setup(ctx context.Context, c Config, memory bool) error {
+	var mode string
+	if err := s.writer.GetContext(ctx, &mode, "PRAGMA journal_mode"); err != nil {
+		return err
+	}
+	want := "wal"
+	if memory {
+		want = "memory"
+	}
+	if strings.ToLower(mode) != want {
+		return fmt.Errorf("journal_mode is %q, want %q", mode, want)
+	}
+	var fk int
+	if err := s.writer.GetContext(ctx, &fk, "PRAGMA foreign_keys"); err != nil {
+		return err
+	}
+	if fk != 1 {
+		return errors.New("foreign_keys is off")
+	}
+	var sync int
+	if err := s.writer.GetContext(ctx, &sync, "PRAGMA synchronous"); err != nil {
+		return err
+	}
+	if want := map[string]int{"NORMAL": 1, "FULL": 2}[c.Synchronous]; sync != want {
+		return fmt.Errorf("synchronous is %d, want %d (%s)", sync, want, c.Synchronous)
+	}
+	return migrate(ctx, s.writer)
+}
+
+// preparePath creates the database's folder and rejects a path that cannot
+// hold a database, naming it.
+func preparePath(path string) error {
+	if strings.ContainsAny(path, "?#") {
+		return fmt.Errorf("sqlite: system database path %q: '?' and '#' are not allowed in a path", path)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("sqlite: system database path %q is a directory, not a file", path)
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("sqlite: create folder for system database %q: %w", path, err)
+		}
+	}
+	return nil
+}
+
+func wrapOpen(path string, err error) error {
+	return fmt.Errorf("sqlite: open system database %q: %w", path, err)
+}
+
+// Path returns the database file's path, or "" for an in-memory database.
+func (s *Store) Path() string { return s.path }
+
+// Close stops the writer and closes every connection. It is safe to call
+// twice.
+func (s *Store) Close() error {
+	if !s.w.stop() {
+		return nil
+	}
+	err := s.writer.Close()
+	if s.reader != s.writer {
+		err = errors.Join(err, s.reader.Close())
+	}
+	return err
+}

@@ -1,0 +1,226 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/dboslite/dboslite/store"
+)
+
+// workflowRow is a workflows row as scanned; toStore converts it.
+type workflowRow struct {
+	ID               string `db:"id"`
+	Name             string `db:"name"`
+	Status           string `db:"status"`
+	Input            []byte `db:"input"`
+	Output           []byte `db:"output"`
+	Error            []byte `db:"error"`
+	ExecutorID       string `db:"executor_id"`
+	AppVersion       string `db:"app_version"`
+	AppName          string `db:"app_name"`
+	ParentID         string `db:"parent_id"`
+	QueueName        string `db:"queue_name"`
+	RecoveryAttempts int    `db:"recovery_attempts"`
+	CreatedAt        int64  `db:"created_at"`
+	UpdatedAt        int64  `db:"updated_at"`
+	CompletedAt      int64  `db:"completed_at"`
+}
+
+const workflowColumns = `id, name, status, input, output, error, executor_id, app_version, app_name,
+	parent_id, queue_name, recovery_attempts, created_at, updated_at, completed_at`
+
+func (r workflowRow) toStore() store.Workflow {
+	return store.Workflow{
+		ID:                 r.ID,
+		Name:               r.Name,
+		Status:             store.Status(r.Status),
+		Input:              r.Input,
+		Output:             r.Output,
+		Error:              r.Error,
+		ExecutorID:         r.ExecutorID,
+		ApplicationVersion: r.AppVersion,
+		ApplicationName:    r.AppName,
+		ParentID:           r.ParentID,
+		QueueName:          r.QueueName,
+		RecoveryAttempts:   r.RecoveryAttempts,
+		CreatedAt:          fromMillis(r.CreatedAt),
+		UpdatedAt:          fromMillis(r.UpdatedAt),
+		CompletedAt:        fromMillis(r.CompletedAt),
+	}
+}
+
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
+
+func now(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now()
+	}
+	return t
+}
+
+// CreateWorkflow implements store.Store.
+func (s *Store) CreateWorkflow(ctx context.Context, p store.WorkflowCreateParams) (store.Workflow, bool, error) {
+	var row workflowRow
+	var created bool
+	err := s.w.do(ctx, func(tx *sqlx.Tx) error {
+		t := millis(now(p.Now))
+		res, err := tx.Exec(`INSERT INTO workflows (id, name, status, input, executor_id, app_version, app_name,
+				parent_id, recovery_attempts, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			p.ID, p.Name, store.StatusPending, p.Input, p.ExecutorID, p.ApplicationVersion, p.ApplicationName,
+			p.ParentID, t, t)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		created = n == 1
+		if created {
+			row = workflowRow{ID: p.ID, Name: p.Name, Status: string(store.StatusPending), Input: p.Input,
+				ExecutorID: p.ExecutorID, AppVersion: p.ApplicationVersion, AppName: p.ApplicationName,
+				ParentID: p.ParentID, RecoveryAttempts: 1, CreatedAt: t, UpdatedAt: t}
+			return nil
+		}
+		return getWorkflow(tx, p.ID, &row)
+	})
+	if err != nil {
+		return store.Workflow{}, false, fmt.Errorf("create workflow %s: %w", p.ID, translate(err))
+	}
+	return row.toStore(), created, nil
+}
+
+func getWorkflow(q sqlx.Queryer, id string, row *workflowRow) error {
+	return translate(sqlx.Get(q, row, `SELECT `+workflowColumns+` FROM workflows WHERE id = ?`, id))
+}
+
+// GetWorkflow implements store.Store.
+func (s *Store) GetWorkflow(ctx context.Context, id string) (store.Workflow, error) {
+	var row workflowRow
+	if err := translate(s.reader.GetContext(ctx, &row, `SELECT `+workflowColumns+` FROM workflows WHERE id = ?`, id)); err != nil {
+		return store.Workflow{}, fmt.Errorf("get workflow %s: %w", id, err)
+	}
+	return row.toStore(), nil
+}
+
+// ListWorkflows implements store.Store.
+func (s *Store) ListWorkflows(ctx context.Context, p store.ListParams) ([]store.Workflow, error) {
+	var where []string
+	var args []any
+	if len(p.Statuses) > 0 {
+		where = append(where, "status IN (?"+strings.Repeat(", ?", len(p.Statuses)-1)+")")
+		for _, st := range p.Statuses {
+			args = append(args, string(st))
+		}
+	}
+	for _, f := range []struct {
+		col, val string
+	}{{"name", p.Name}, {"executor_id", p.ExecutorID}, {"app_version", p.ApplicationVersion}} {
+		if f.val != "" {
+			where = append(where, f.col+" = ?")
+			args = append(args, f.val)
+		}
+	}
+	if p.IDPrefix != "" {
+		where = append(where, "substr(id, 1, ?) = ?")
+		args = append(args, len(p.IDPrefix), p.IDPrefix)
+	}
+	q := `SELECT ` + workflowColumns + ` FROM workflows`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY created_at, id"
+	if p.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", p.Limit)
+	}
+	var rows []workflowRow
+	if err := s.reader.SelectContext(ctx, &rows, q, args...); err != nil {
+		return nil, fmt.Errorf("list workflows: %w", translate(err))
+	}
+	out := make([]store.Workflow, len(rows))
+	for i, r := range rows {
+		out[i] = r.toStore()
+	}
+	return out, nil
+}
+
+// SetOutcome implements store.Store.
+func (s *Store) SetOutcome(ctx context.Context, p store.OutcomeParams) (bool, error) {
+	if p.Status != store.StatusSuccess && p.Status != store.StatusError {
+		return false, fmt.Errorf("set outcome of %s: status %s is not an outcome", p.WorkflowID, p.Status)
+	}
+	var updated bool
+	err := s.w.do(ctx, func(tx *sqlx.Tx) error {
+		t := millis(now(p.Now))
+		res, err := tx.Exec(`UPDATE workflows SET status = ?, output = ?, error = ?, completed_at = ?, updated_at = ?
+			WHERE id = ? AND status = ?`, p.Status, p.Output, p.Error, t, t, p.WorkflowID, store.StatusPending)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if updated = n == 1; updated {
+			return nil
+		}
+		return exists(tx, p.WorkflowID)
+	})
+	if err != nil {
+		return false, fmt.Errorf("set outcome of %s: %w", p.WorkflowID, translate(err))
+	}
+	return updated, nil
+}
+
+// exists returns store.ErrNotFound unless a workflow has this ID.
+func exists(tx *sqlx.Tx, id string) error {
+	var n int
+	if err := tx.Get(&n, `SELECT count(*) FROM workflows WHERE id = ?`, id); err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// RecoverWorkflow implements store.Store.
+func (s *Store) RecoverWorkflow(ctx context.Context, p store.RecoverParams) (store.Workflow, error) {
+	var row workflowRow
+	err := s.w.do(ctx, func(tx *sqlx.Tx) error {
+		t := millis(now(p.Now))
+		if _, err := tx.Exec(`UPDATE workflows SET recovery_attempts = recovery_attempts + 1, executor_id = ?, updated_at = ?
+			WHERE id = ? AND status = ?`, p.ExecutorID, t, p.WorkflowID, store.StatusPending); err != nil {
+			return err
+		}
+		if p.MaxAttempts >= 0 {
+			if _, err := tx.Exec(`UPDATE workflows SET status = ?, completed_at = ?, updated_at = ?
+				WHERE id = ? AND status = ? AND recovery_attempts > ?`,
+				store.StatusMaxRecoveryAttemptsExceeded, t, t, p.WorkflowID, store.StatusPending, p.MaxAttempts+1); err != nil {
+				return err
+			}
+		}
+		return getWorkflow(tx, p.WorkflowID, &row)
+	})
+	if err != nil {
+		return store.Workflow{}, fmt.Errorf("recover workflow %s: %w", p.WorkflowID, translate(err))
+	}
+	return row.toStore(), nil
+}

@@ -1,0 +1,146 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/dboslite/dboslite/store"
+)
+
+// maxBatch bounds how many queued writes one transaction commits together.
+const maxBatch = 256
+
+// A write is one store operation: a function run inside the writer's
+// transaction, and where its result goes once the transaction commits.
+type write struct {
+	fn   func(tx *sqlx.Tx) error
+	done chan error
+}
+
+// writer owns the single writer connection. One goroutine takes queued
+// writes and commits them together in one BEGIN IMMEDIATE transaction
+// (group commit), each inside its own savepoint so one failing write does
+// not undo the others. Throughput under concurrency comes from batching,
+// not from more writers: SQLite has one write lock either way.
+type writer struct {
+	db       *sqlx.DB
+	queue    chan write
+	quit     chan struct{}
+	stopped  chan struct{}
+	stopOnce sync.Once
+}
+
+func startWriter(db *sqlx.DB) *writer {
+	w := &writer{db: db, queue: make(chan write), quit: make(chan struct{}), stopped: make(chan struct{})}
+	go w.loop()
+	return w
+}
+
+// do runs fn in the writer's transaction and returns once that transaction
+// has committed or failed. A ctx cancelled before the write is taken
+// returns ctx.Err() and writes nothing; once taken, do waits for the
+// outcome, so it never reports a retryable error for a write that may have
+// committed.
+func (w *writer) do(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	wr := write{fn: fn, done: make(chan error, 1)}
+	select {
+	case w.queue <- wr:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-w.quit:
+		return store.ErrClosed
+	}
+	return <-wr.done
+}
+
+func (w *writer) loop() {
+	defer close(w.stopped)
+	batch := make([]write, 0, maxBatch)
+	for {
+		select {
+		case wr := <-w.queue:
+			batch = append(batch[:0], wr)
+		case <-w.quit:
+			return
+		}
+	collect:
+		for len(batch) < maxBatch {
+			select {
+			case wr := <-w.queue:
+				batch = append(batch, wr)
+			default:
+				break collect
+			}
+		}
+		w.commit(batch)
+	}
+}
+
+// commit runs a batch in one transaction and reports to each write.
+func (w *writer) commit(batch []write) {
+	results := make([]error, len(batch))
+	err := w.run(batch, results)
+	for i, wr := range batch {
+		if err != nil {
+			wr.done <- err
+			continue
+		}
+		wr.done <- results[i]
+	}
+}
+
+func (w *writer) run(batch []write, results []error) error {
+	ctx := context.Background()
+	tx, err := w.db.BeginTxx(ctx, nil) // BEGIN IMMEDIATE: the DSN sets _txlock
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", translate(err))
+	}
+	if len(batch) == 1 {
+		// Alone, a write needs no savepoint: its failure rolls back the
+		// whole transaction.
+		if results[0] = batch[0].fn(tx); results[0] != nil {
+			tx.Rollback()
+			return nil
+		}
+	} else {
+		for i, wr := range batch {
+			results[i] = savepoint(tx, wr.fn)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		tx.Rollback()
+		return fmt.Errorf("sqlite: commit: %w", translate(err))
+	}
+	return nil
+}
+
+// savepoint runs fn so that its failure undoes only its own changes.
+func savepoint(tx *sqlx.Tx, fn func(tx *sqlx.Tx) error) error {
+	if _, err := tx.Exec("SAVEPOINT w"); err != nil {
+		return translate(err)
+	}
+	if err := fn(tx); err != nil {
+		if _, rerr := tx.Exec("ROLLBACK TO w"); rerr != nil {
+			return fmt.Errorf("%w (rollback to savepoint: %v)", err, rerr)
+		}
+		tx.Exec("RELEASE w")
+		return err
+	}
+	_, err := tx.Exec("RELEASE w")
+	return translate(err)
+}
+
+// stop ends the writer goroutine once. It reports whether this call
+// stopped it.
+func (w *writer) stop() bool {
+	first := false
+	w.stopOnce.Do(func() {
+		first = true
+		close(w.quit)
+		<-w.stopped
+	})
+	return first
+}

@@ -1,0 +1,47 @@
+package store
+
+import "context"
+
+// Store is the system database. Every method is one atomic operation;
+// implementations are safe for concurrent use by many goroutines and by
+// several processes sharing the same database.
+type Store interface {
+	// CreateWorkflow inserts a PENDING workflow with RecoveryAttempts 1
+	// unless a workflow with the same ID exists. It returns the row as
+	// stored and whether this call created it: a second create with the
+	// same ID returns the first row untouched and false.
+	CreateWorkflow(ctx context.Context, p WorkflowCreateParams) (Workflow, bool, error)
+
+	// GetWorkflow returns the workflow with this ID, or ErrNotFound.
+	GetWorkflow(ctx context.Context, id string) (Workflow, error)
+
+	// ListWorkflows returns the workflows matching p, oldest first.
+	ListWorkflows(ctx context.Context, p ListParams) ([]Workflow, error)
+
+	// RecordStep records the outcome of step s.StepID of workflow
+	// s.WorkflowID. A step is recorded once: recording it again with the
+	// same name, output, error and child is accepted and changes nothing;
+	// anything different returns ErrConflict. Returns ErrNotFound if the
+	// workflow does not exist.
+	RecordStep(ctx context.Context, s Step) error
+
+	// Steps returns the recorded steps of a workflow ordered by StepID.
+	Steps(ctx context.Context, workflowID string) ([]Step, error)
+
+	// SetOutcome sets a PENDING workflow to p.Status with its output or
+	// error. It changes nothing and returns false if the workflow is no
+	// longer PENDING (a CANCELLED workflow stays CANCELLED). Returns
+	// ErrNotFound if the workflow does not exist.
+	SetOutcome(ctx context.Context, p OutcomeParams) (bool, error)
+
+	// RecoverWorkflow counts one recovery of a PENDING workflow: it adds one
+	// to RecoveryAttempts, takes the workflow for p.ExecutorID and, once the
+	// attempts exceed p.MaxAttempts+1, sets it to
+	// StatusMaxRecoveryAttemptsExceeded. It returns the row after the
+	// update; a workflow that is not PENDING is returned unchanged.
+	// Returns ErrNotFound if the workflow does not exist.
+	RecoverWorkflow(ctx context.Context, p RecoverParams) (Workflow, error)
+
+	// Close releases the store. Calls after Close return ErrClosed.
+	Close() error
+}
