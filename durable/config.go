@@ -1,0 +1,110 @@
+package durable
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/dboslite/dboslite/store"
+)
+
+// DefaultApplicationVersion is the application version of an engine whose
+// Config and environment name none.
+const DefaultApplicationVersion = "v1"
+
+// DefaultMaxRecoveryAttempts is how many times a workflow is recovered
+// after its first run before it is set to MAX_RECOVERY_ATTEMPTS_EXCEEDED.
+const DefaultMaxRecoveryAttempts = 100
+
+// Config configures an Engine. Only AppName is required.
+type Config struct {
+	// AppName names the application. Required.
+	AppName string
+
+	// SystemDatabaseURL names the system database: "sqlite:path",
+	// "sqlite:///abs/path", a bare file path, or "postgres://…". Defaults to
+	// $DBOS_SYSTEM_DATABASE_URL, else "sqlite:<AppName>.sqlite" in the
+	// working directory.
+	SystemDatabaseURL string
+
+	// ExecutorID names this process among those sharing the database; at
+	// Launch it recovers the PENDING workflows recorded under it. Defaults
+	// to $DBOS__VMID, else "local".
+	ExecutorID string
+
+	// ApplicationVersion tags every workflow this engine starts; Launch
+	// recovers only workflows of this version. Defaults to
+	// $DBOS__APPVERSION, else "v1". Unlike DBOS it is never a hash of the
+	// binary, so a rebuild does not silently stop recovery: change it on
+	// purpose when a deploy changes workflow code in ways recorded
+	// workflows could not replay.
+	ApplicationVersion string
+
+	// MaxRecoveryAttempts is the default for workflows registered without
+	// WithMaxRecoveryAttempts. Defaults to 100; negative means unlimited.
+	MaxRecoveryAttempts int
+
+	// Codec encodes inputs, outputs and step results. Defaults to JSON.
+	Codec Codec
+
+	// Logger receives the engine's logs. Defaults to slog.Default().
+	Logger *slog.Logger
+
+	// Store, if set, is used instead of opening SystemDatabaseURL. The
+	// engine does not close a store it was given.
+	Store store.Store
+
+	// Now returns the current time. Defaults to time.Now.
+	Now func() time.Time
+
+	// NewID returns a new workflow ID. Defaults to a ULID.
+	NewID func() string
+}
+
+// withDefaults fills the documented defaults from the environment.
+func (c Config) withDefaults() Config {
+	if c.SystemDatabaseURL == "" {
+		c.SystemDatabaseURL = os.Getenv("DBOS_SYSTEM_DATABASE_URL")
+	}
+	if c.SystemDatabaseURL == "" && c.AppName != "" {
+		c.SystemDatabaseURL = "sqlite:" + c.AppName + ".sqlite"
+	}
+	if c.ExecutorID == "" {
+		c.ExecutorID = os.Getenv("DBOS__VMID")
+	}
+	if c.ExecutorID == "" {
+		c.ExecutorID = "local"
+	}
+	if c.ApplicationVersion == "" {
+		c.ApplicationVersion = os.Getenv("DBOS__APPVERSION")
+	}
+	if c.ApplicationVersion == "" {
+		c.ApplicationVersion = DefaultApplicationVersion
+	}
+	if c.MaxRecoveryAttempts == 0 {
+		c.MaxRecoveryAttempts = DefaultMaxRecoveryAttempts
+	}
+	if c.Codec == nil {
+		c.Codec = JSON{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.NewID == nil {
+		c.NewID = func() string { return ulid.Make().String() }
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.AppName == "" {
+		return errors.New("durable: Config.AppName is required")
+	}
+	return nil
+}

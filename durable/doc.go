@@ -1,0 +1,44 @@
+// Package durable runs durable workflows: ordinary Go functions whose steps
+// are checkpointed in a system database, so a workflow cut short by a
+// crash, a kill or a reboot resumes from its last completed step when the
+// program starts again.
+//
+// # Workflows
+//
+// Make an [Engine] with [New], register each workflow function under an
+// explicit name with [Register], then [Engine.Launch]. [Workflow.Start]
+// returns a [Handle] at once; [Workflow.Run] waits for the result. A
+// workflow ID (a ULID unless [WithID] gives one) names one execution
+// forever: starting an ID that exists returns that workflow and never runs
+// it twice.
+//
+// # Steps
+//
+// Inside a workflow, [Step] runs a function and records its result. Steps
+// are numbered in the order the workflow calls them. A [RetryPolicy] retries
+// a failing step; its final error is recorded and returned as a
+// [*StepError]. Calling [Workflow.Start] from a workflow makes a child
+// workflow whose ID is "<parent>-<step number>".
+//
+// # Recovery
+//
+// At Launch the engine resumes the PENDING workflows recorded under its
+// executor ID and application version: it calls each workflow function
+// again, recorded steps return their recorded results without running, and
+// the first unrecorded step runs for real. A workflow whose name is not
+// registered stays PENDING. A workflow recovered more than its maximum
+// recovery attempts ends as MAX_RECOVERY_ATTEMPTS_EXCEEDED.
+//
+// # Determinism
+//
+// Replay works only if a workflow calls the same steps in the same order
+// given the same input and recorded results. Put everything that varies —
+// time, randomness, I/O — inside steps. A replay that calls a different step
+// name than the one recorded gets a [*DeterminismError].
+//
+// # Shutdown
+//
+// [Engine.Shutdown] cancels the context of every running workflow and
+// step and waits for them; what they were doing stays PENDING and resumes
+// at the next Launch.
+package durable

@@ -1,0 +1,138 @@
+package durable
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/dboslite/dboslite/store"
+	_ "github.com/dboslite/dboslite/store/sqlite" // the default backend
+)
+
+type engineState int
+
+const (
+	stateNew engineState = iota
+	stateLaunched
+	stateShutdown
+)
+
+// Engine runs durable workflows. Make one with New, register workflows with
+// Register, then Launch it; Shutdown stops it.
+type Engine struct {
+	cfg       Config
+	store     store.Store
+	ownsStore bool
+	codec     Codec
+	log       *slog.Logger
+
+	// life is cancelled by Shutdown; every workflow runs under it.
+	life   context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	state    engineState
+	registry map[string]*registration
+	active   map[string]*run // workflows running in this process, by ID
+	runs     sync.WaitGroup
+}
+
+// New makes an engine and opens its system database, creating the SQLite
+// file and its folder if needed.
+func New(cfg Config) (*Engine, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		cfg:      cfg,
+		store:    cfg.Store,
+		codec:    cfg.Codec,
+		log:      cfg.Logger,
+		registry: map[string]*registration{},
+		active:   map[string]*run{},
+	}
+	if e.store == nil {
+		s, err := store.Open(context.Background(), cfg.SystemDatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("durable: system database: %w", err)
+		}
+		e.store, e.ownsStore = s, true
+	}
+	e.life, e.cancel = context.WithCancel(context.Background())
+	return e, nil
+}
+
+// Store returns the engine's system database.
+func (e *Engine) Store() store.Store { return e.store }
+
+// ExecutorID returns the executor this engine recovers workflows for.
+func (e *Engine) ExecutorID() string { return e.cfg.ExecutorID }
+
+// ApplicationVersion returns the version this engine tags and recovers.
+func (e *Engine) ApplicationVersion() string { return e.cfg.ApplicationVersion }
+
+// Launch recovers the PENDING workflows of this executor and application
+// version and starts them again. Register every workflow before Launch.
+func (e *Engine) Launch(ctx context.Context) error {
+	e.mu.Lock()
+	switch e.state {
+	case stateLaunched:
+		e.mu.Unlock()
+		return ErrAlreadyLaunched
+	case stateShutdown:
+		e.mu.Unlock()
+		return ErrShutdown
+	}
+	e.state = stateLaunched
+	e.mu.Unlock()
+	return e.recoverPending(ctx)
+}
+
+// Shutdown stops the engine gracefully: running workflows see their
+// context cancelled, steps that fail because of it are not recorded, and
+// the workflows stay PENDING to resume at the next Launch. It waits for
+// them to return until ctx is done, then closes the system database if the
+// engine opened it. Calling it twice is safe.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	if e.state == stateShutdown {
+		e.mu.Unlock()
+		return nil
+	}
+	e.state = stateShutdown
+	e.mu.Unlock()
+	e.cancel()
+
+	stopped := make(chan struct{})
+	go func() { e.runs.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		e.mu.Lock()
+		n := len(e.active)
+		e.mu.Unlock()
+		return fmt.Errorf("durable: shutdown: %d workflows still running: %w", n, ctx.Err())
+	}
+	if e.ownsStore {
+		return e.store.Close()
+	}
+	return nil
+}
+
+// checkRunning returns why the engine cannot start workflows, if it cannot.
+func (e *Engine) checkRunning() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch e.state {
+	case stateNew:
+		return ErrNotLaunched
+	case stateShutdown:
+		return ErrShutdown
+	}
+	return nil
+}
+
+func (e *Engine) now() time.Time { return e.cfg.Now() }

@@ -1,0 +1,136 @@
+package durable
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/dboslite/dboslite/store"
+)
+
+// StartOption configures one start of a workflow.
+type StartOption func(*startOptions)
+
+type startOptions struct {
+	id string
+}
+
+// WithID gives the workflow its ID instead of a new ULID. Starting an ID
+// that exists returns that workflow (its result, once finished) and never
+// runs it twice.
+func WithID(id string) StartOption { return func(o *startOptions) { o.id = id } }
+
+// Start starts the workflow and returns at once with a handle to it. The
+// workflow runs in its own goroutine, under the engine's lifetime rather
+// than ctx: cancelling ctx stops only the waiting for the start.
+//
+// Called from inside a workflow, Start makes a child workflow with the ID
+// "<parent ID>-<step number>" unless WithID gives one; the start is a step
+// of the parent, so a replay of the parent returns the same child.
+func (w *Workflow[In, Out]) Start(ctx context.Context, in In, opts ...StartOption) (*Handle[Out], error) {
+	var o startOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	id, r, err := w.eng.start(ctx, w.reg, in, o)
+	if err != nil {
+		return nil, err
+	}
+	return &Handle[Out]{eng: w.eng, id: id, run: r}, nil
+}
+
+// Run starts the workflow and waits for its result.
+func (w *Workflow[In, Out]) Run(ctx context.Context, in In, opts ...StartOption) (Out, error) {
+	h, err := w.Start(ctx, in, opts...)
+	if err != nil {
+		var zero Out
+		return zero, err
+	}
+	return h.Result(ctx)
+}
+
+// Retrieve returns a handle to the workflow with this ID.
+func (w *Workflow[In, Out]) Retrieve(ctx context.Context, id string) (*Handle[Out], error) {
+	return Retrieve[Out](ctx, w.eng, id)
+}
+
+// start records a workflow and runs it, or finds the one recorded under
+// the same ID. It returns the ID and, if it runs in this process, its run.
+func (e *Engine) start(ctx context.Context, reg *registration, in any, o startOptions) (string, *run, error) {
+	if err := e.checkRunning(); err != nil {
+		return "", nil, err
+	}
+	parent := stateFrom(ctx)
+	if parent != nil && inStep(ctx) {
+		return "", nil, fmt.Errorf("%w: start %q", ErrInStep, reg.name)
+	}
+	var stepID int
+	if parent != nil {
+		n, rec, ok := parent.next()
+		if ok {
+			return e.replayChild(parent, n, rec, reg.name)
+		}
+		stepID = n
+		if o.id == "" {
+			o.id = fmt.Sprintf("%s-%d", parent.id, n)
+		}
+	}
+	if o.id == "" {
+		o.id = e.cfg.NewID()
+	}
+	input, err := e.encode("input of workflow "+reg.name, in)
+	if err != nil {
+		return "", nil, err
+	}
+	p := store.WorkflowCreateParams{
+		ID:                 o.id,
+		Name:               reg.name,
+		Input:              input,
+		ExecutorID:         e.cfg.ExecutorID,
+		ApplicationVersion: e.cfg.ApplicationVersion,
+		ApplicationName:    e.cfg.AppName,
+		Now:                e.now(),
+	}
+	if parent != nil {
+		p.ParentID = parent.id
+	}
+	wf, created, err := e.store.CreateWorkflow(ctx, p)
+	if err != nil {
+		return "", nil, fmt.Errorf("durable: start %q: %w", reg.name, err)
+	}
+	if !created && wf.Name != reg.name {
+		return "", nil, fmt.Errorf("%w: %s is a %q workflow, not %q", ErrConflictingWorkflow, wf.ID, wf.Name, reg.name)
+	}
+	if parent != nil {
+		step := store.Step{WorkflowID: parent.id, StepID: stepID, Name: reg.name, ChildID: wf.ID, StartedAt: p.Now, CompletedAt: e.now()}
+		if err := e.store.RecordStep(context.WithoutCancel(ctx), step); err != nil {
+			return "", nil, fmt.Errorf("durable: record start of child %s: %w", wf.ID, err)
+		}
+	}
+	if !created {
+		return wf.ID, e.activeRun(wf.ID), nil
+	}
+	r, _, err := e.launch(reg, wf, nil)
+	if err != nil {
+		return "", nil, fmt.Errorf("durable: %s is recorded and will run at the next Launch: %w", wf.ID, err)
+	}
+	return wf.ID, r, nil
+}
+
+// replayChild returns the child a parent started at step n in an earlier
+// run.
+func (e *Engine) replayChild(parent *wfState, n int, rec store.Step, name string) (string, *run, error) {
+	if err := parent.check(n, rec, name); err != nil {
+		return "", nil, err
+	}
+	if rec.Error != nil {
+		return "", nil, decodeError(rec.Error)
+	}
+	return rec.ChildID, e.activeRun(rec.ChildID), nil
+}
+
+// activeRun returns the run of a workflow running in this process, or nil.
+func (e *Engine) activeRun(id string) *run {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.active[id]
+}
