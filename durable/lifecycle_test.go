@@ -1,0 +1,138 @@
+package durable_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/matryer/is"
+	"go.uber.org/goleak"
+
+	"github.com/dboslite/dboslite/durable"
+	"github.com/dboslite/dboslite/store"
+)
+
+func TestShutdownLeavesWorkflowsPendingAndNoGoroutines(t *testing.T) {
+	// Registered first, so it runs after every other cleanup has closed
+	// what the test opened.
+	before := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, before) })
+	is := is.New(t)
+	v := setup(t)
+	var calls counter
+	inStep := make(chan struct{})
+	blocking := func(ctx context.Context, _ int) (int, error) {
+		if _, err := durable.Step(ctx, "quick", func(ctx context.Context) (int, error) { return 1, nil }); err != nil {
+			return 0, err
+		}
+		return durable.Step(ctx, "slow", func(ctx context.Context) (int, error) {
+			calls.inc("slow")
+			if calls.get("slow") == 1 {
+				close(inStep)
+				<-ctx.Done() // held until shutdown
+				return 0, ctx.Err()
+			}
+			return 2, nil
+		})
+	}
+	e1 := v.engine()
+	wf := register(t, e1, "blocking", blocking)
+	launch(t, e1)
+	h, err := wf.Start(context.Background(), 0, durable.WithID("b"))
+	is.NoErr(err)
+	<-inStep
+	is.NoErr(e1.Shutdown(context.Background()))
+	is.NoErr(e1.Shutdown(context.Background())) // twice is safe
+	_, err = h.Result(context.Background())
+	is.True(errors.Is(err, durable.ErrShutdown))          // the waiter learns why
+	is.Equal(v.workflow("b").Status, store.StatusPending) // still PENDING
+	is.Equal(len(v.steps("b")), 1)                        // the interrupted step is not recorded
+	_, err = wf.Start(context.Background(), 0)
+	is.True(errors.Is(err, durable.ErrShutdown)) // no starts after shutdown
+
+	e2 := v.engine()
+	register(t, e2, "blocking", blocking)
+	launch(t, e2)
+	h2, err := durable.Retrieve[int](context.Background(), e2, "b")
+	is.NoErr(err)
+	got, err := h2.Result(context.Background())
+	is.NoErr(err)
+	is.Equal(got, 2) // resumed and finished
+	is.NoErr(e2.Shutdown(context.Background()))
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	v := setup(t)
+	e := v.engine()
+	noop := func(ctx context.Context, in float64) (int, error) { return 1, nil }
+	var first *durable.Workflow[float64, int]
+
+	t.Run("register", func(t *testing.T) {
+		is := is.New(t)
+		_, err := durable.Register(e, "", noop)
+		is.True(errors.Is(err, durable.ErrInvalidName)) // empty name
+		first, err = durable.Register(e, "noop", noop)
+		is.NoErr(err)
+		_, err = durable.Register(e, "noop", noop)
+		is.True(errors.Is(err, durable.ErrDuplicateName)) // duplicate name
+	})
+	wf := register(t, e, "other", noop)
+	t.Run("start before launch", func(t *testing.T) {
+		is := is.New(t)
+		_, err := wf.Start(context.Background(), 1)
+		is.True(errors.Is(err, durable.ErrNotLaunched))
+	})
+	launch(t, e)
+	t.Run("register after launch", func(t *testing.T) {
+		is := is.New(t)
+		_, err := durable.Register(e, "late", noop)
+		is.True(errors.Is(err, durable.ErrAlreadyLaunched))
+		is.True(errors.Is(e.Launch(context.Background()), durable.ErrAlreadyLaunched)) // launch twice
+	})
+	t.Run("input that cannot be encoded", func(t *testing.T) {
+		is := is.New(t)
+		_, err := wf.Start(context.Background(), math.Inf(1), durable.WithID("inf"))
+		is.True(errors.Is(err, durable.ErrEncode))
+		_, err = v.open().GetWorkflow(context.Background(), "inf")
+		is.True(errors.Is(err, store.ErrNotFound)) // nothing written
+	})
+	t.Run("an ID taken by another workflow", func(t *testing.T) {
+		is := is.New(t)
+		_, err := wf.Run(context.Background(), 1, durable.WithID("taken"))
+		is.NoErr(err)
+		before := v.workflow("taken")
+		_, err = first.Start(context.Background(), 1, durable.WithID("taken"))
+		is.True(errors.Is(err, durable.ErrConflictingWorkflow))
+		is.Equal(v.workflow("taken"), before) // unchanged
+	})
+}
+
+func TestSystemDatabaseErrorsNameThePath(t *testing.T) {
+	dir := t.TempDir()
+	notADB := filepath.Join(dir, "garbage.sqlite")
+	if err := os.WriteFile(notADB, []byte(strings.Repeat("this is not a database\n", 200)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, url, want string }{
+		{"a directory", "sqlite:" + dir, dir},
+		{"not a database", "sqlite:" + notADB, notADB},
+		{"postgres before its store exists", "postgres://u:secret@localhost/db", "not built yet"},
+		{"unknown scheme", "mysql://localhost/db", "sqlite:"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			is := is.New(t)
+			_, err := durable.New(durable.Config{AppName: "x", SystemDatabaseURL: c.url})
+			is.True(err != nil)
+			is.True(strings.Contains(err.Error(), c.want))    // says what is wrong, and where
+			is.True(!strings.Contains(err.Error(), "secret")) // never a password
+		})
+	}
+	is := is.New(t)
+	b, err := os.ReadFile(notADB)
+	is.NoErr(err)
+	is.True(strings.HasPrefix(string(b), "this is not a database")) // the file is untouched
+}
