@@ -47,6 +47,11 @@ type Config struct {
 	// WithMaxRecoveryAttempts. Defaults to 100; negative means unlimited.
 	MaxRecoveryAttempts int
 
+	// SuspendSleepsOver is the length past which a Sleep suspends its
+	// workflow instead of holding a goroutine. Defaults to 5s; negative
+	// never suspends.
+	SuspendSleepsOver time.Duration
+
 	// Codec encodes inputs, outputs and step results. Defaults to JSON.
 	Codec Codec
 
@@ -86,6 +91,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxRecoveryAttempts == 0 {
 		c.MaxRecoveryAttempts = DefaultMaxRecoveryAttempts
+	}
+	if c.SuspendSleepsOver == 0 {
+		c.SuspendSleepsOver = 5 * time.Second
 	}
 	if c.Codec == nil {
 		c.Codec = JSON{}

@@ -1,8 +1,14 @@
 package durable
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/dboslite/dboslite/store"
 )
@@ -12,13 +18,44 @@ import (
 // recorded steps are read once when the run starts; after that the engine
 // writes without reading.
 type wfState struct {
-	eng  *Engine
-	id   string
-	name string
+	eng      *Engine
+	id       string
+	name     string
+	deadline time.Time // inherited by children
+	goid     uint64    // the goroutine running the workflow function
+
+	// wakeAt is set by a Sleep that suspends the workflow; from then on
+	// durable operations (in deferred calls) do nothing.
+	wakeAt time.Time
 
 	mu       sync.Mutex
 	last     int                // the last step number handed out
 	recorded map[int]store.Step // steps recorded by earlier runs
+}
+
+func newState(e *Engine, r *run, steps []store.Step) *wfState {
+	st := &wfState{eng: e, id: r.id, name: r.wf.Name, deadline: r.wf.Deadline, goid: goid()}
+	if len(steps) > 0 {
+		st.recorded = make(map[int]store.Step, len(steps))
+		for _, s := range steps {
+			st.recorded[s.StepID] = s
+		}
+	}
+	return st
+}
+
+// goid returns the current goroutine's ID, read from its stack header
+// ("goroutine 42 [running]:"). It is used only to tell whether a long
+// Sleep runs on the workflow's own goroutine, which it may unwind.
+func goid() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i > 0 {
+		b = b[:i]
+	}
+	id, _ := strconv.ParseUint(string(b), 10, 64)
+	return id
 }
 
 type wfKey struct{}
@@ -38,13 +75,32 @@ func stateFrom(ctx context.Context) *wfState {
 func inStep(ctx context.Context) bool { return ctx.Value(stepKey{}) != nil }
 
 // next hands out the next step number and the step recorded under it by an
-// earlier run, if any.
-func (s *wfState) next() (int, store.Step, bool) {
+// earlier run, if any. It fails once the workflow is suspending or
+// cancelled: durable operations stop there.
+func (s *wfState) next(ctx context.Context) (int, store.Step, bool, error) {
+	if err := s.live(ctx); err != nil {
+		return 0, store.Step{}, false, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.last++
 	rec, ok := s.recorded[s.last]
-	return s.last, rec, ok
+	return s.last, rec, ok, nil
+}
+
+// live returns why the workflow may not run another durable operation:
+// it was cancelled (or timed out), or it is unwinding into a suspension.
+func (s *wfState) live(ctx context.Context) error {
+	s.mu.Lock()
+	suspending := !s.wakeAt.IsZero()
+	s.mu.Unlock()
+	if suspending {
+		return errSuspended
+	}
+	if errors.Is(context.Cause(ctx), ErrWorkflowCancelled) {
+		return fmt.Errorf("workflow %s: %w", s.id, ErrWorkflowCancelled)
+	}
+	return nil
 }
 
 // check returns a DeterminismError if a replayed step's name differs.

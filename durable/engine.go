@@ -116,6 +116,16 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		e.mu.Unlock()
 		return fmt.Errorf("durable: shutdown: %d workflows still running: %w", n, ctx.Err())
 	}
+	// What is left is suspended in long sleeps: no goroutine to wait for.
+	e.mu.Lock()
+	parked := make([]*run, 0, len(e.active))
+	for _, r := range e.active {
+		parked = append(parked, r)
+	}
+	e.mu.Unlock()
+	for _, r := range parked {
+		e.end(r, store.StatusPending, nil, nil, fmt.Errorf("workflow %s interrupted: %w", r.id, ErrShutdown))
+	}
 	if e.ownsStore {
 		return e.store.Close()
 	}

@@ -37,10 +37,19 @@ var (
 	ErrConflictingWorkflow = errors.New("durable: workflow ID already used by a different workflow")
 	// ErrWorkflowCancelled is returned by Result for a cancelled workflow.
 	ErrWorkflowCancelled = errors.New("durable: workflow was cancelled")
+	// ErrTimeout is returned by Recv and GetEvent when nothing arrived
+	// before the timeout.
+	ErrTimeout = errors.New("durable: timed out")
+	// ErrInvalidTimeout is returned for a negative timeout.
+	ErrInvalidTimeout = errors.New("durable: invalid timeout")
 	// ErrMaxRecoveryAttemptsExceeded is returned by Result for a workflow
 	// that was recovered more often than its limit allows.
 	ErrMaxRecoveryAttemptsExceeded = errors.New("durable: workflow exceeded its maximum recovery attempts")
 )
+
+// errSuspended stops the durable operations of a workflow whose goroutine
+// is unwinding into a long Sleep; they run for real when it is replayed.
+var errSuspended = errors.New("durable: workflow is suspended in a sleep")
 
 // StepError is the error of a step that failed every attempt its retry
 // policy allowed. It wraps every attempt's error, oldest first, so

@@ -60,7 +60,10 @@ func (h *Handle[Out]) Result(ctx context.Context) (Out, error) {
 		}
 		return typed[Out](h.eng, h.id, value, out)
 	}
-	n, rec, ok := st.next()
+	n, rec, ok, err := st.next(ctx)
+	if err != nil {
+		return zero, err
+	}
 	if ok {
 		if err := st.check(n, rec, getResultStep); err != nil {
 			return zero, err
@@ -78,7 +81,7 @@ func (h *Handle[Out]) Result(ctx context.Context) (Out, error) {
 	step := store.Step{WorkflowID: st.id, StepID: n, Name: getResultStep, Output: out, Error: encodeError(err),
 		ChildID: h.id, StartedAt: started, CompletedAt: h.eng.now()}
 	if rerr := h.eng.store.RecordStep(context.WithoutCancel(ctx), step); rerr != nil {
-		return zero, fmt.Errorf("durable: record result of %s: %w", h.id, rerr)
+		return zero, h.eng.writeErr(st.id, rerr)
 	}
 	if err != nil {
 		return zero, err
@@ -117,25 +120,20 @@ func (e *Engine) await(ctx context.Context, id string, r *run) (any, []byte, err
 				return nil, nil, r.err
 			}
 		}
+		// Ended otherwise (cancelled, or by another process): read the record.
 	}
-	wait := time.Millisecond
-	for {
-		wf, err := e.store.GetWorkflow(ctx, id)
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return nil, nil, fmt.Errorf("%w: %q", ErrWorkflowNotFound, id)
-			}
-			return nil, nil, err
+	var wf store.Workflow
+	err := e.wait(ctx, time.Time{}, func() (bool, error) {
+		var err error
+		wf, err = e.store.GetWorkflow(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, fmt.Errorf("%w: %q", ErrWorkflowNotFound, id)
 		}
-		if wf.Status.Terminal() {
-			out, err := outcome(wf)
-			return nil, out, err
-		}
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return nil, nil, ctx.Err()
-		}
-		wait = min(wait*2, 50*time.Millisecond)
+		return err == nil && wf.Status.Terminal(), err
+	}, store.KeyWorkflow(id))
+	if err != nil {
+		return nil, nil, err
 	}
+	out, err := outcome(wf)
+	return nil, out, err
 }

@@ -178,3 +178,42 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func (c *crashStore) CancelWorkflow(ctx context.Context, p store.CancelParams) (store.Workflow, error) {
+	if c.dead() {
+		return store.Workflow{}, errCrash
+	}
+	return c.Store.CancelWorkflow(ctx, p)
+}
+
+func (c *crashStore) Send(ctx context.Context, p store.SendParams) error {
+	if c.dead() {
+		return errCrash
+	}
+	return c.Store.Send(ctx, p)
+}
+
+func (c *crashStore) ConsumeMessage(ctx context.Context, p store.ConsumeParams) ([]byte, bool, error) {
+	if c.dead() {
+		return nil, false, errCrash
+	}
+	b, ok, err := c.Store.ConsumeMessage(ctx, p)
+	if !ok && err == nil {
+		c.writes.Add(-1) // nothing was written
+	}
+	return b, ok, err
+}
+
+func (c *crashStore) SetEvent(ctx context.Context, p store.EventParams) error {
+	if c.dead() {
+		return errCrash
+	}
+	return c.Store.SetEvent(ctx, p)
+}
+
+func (c *crashStore) WriteStream(ctx context.Context, p store.StreamWrite) error {
+	if c.dead() {
+		return errCrash
+	}
+	return c.Store.WriteStream(ctx, p)
+}

@@ -5,15 +5,27 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/dboslite/dboslite/store"
 )
 
-// run is one execution of a workflow in this process. done closes when it
-// ends; then value and err hold what the function returned, and status
-// what was recorded.
+// run is a workflow executing in this process, from its start or recovery
+// until it ends. It outlives its goroutine while it is suspended in a long
+// Sleep. done closes when it ends; then status, value, output and err say
+// how.
 type run struct {
-	id     string
+	id  string
+	reg *registration
+	wf  store.Workflow
+
+	// Guarded by Engine.mu.
+	cancel    context.CancelCauseFunc // cancels the current execution; nil while suspended
+	cancelled bool                    // Cancel was called
+	deadline  *time.Timer             // cancels the workflow at its deadline
+	wake      *time.Timer             // resumes a suspended run
+	ended     bool
+
 	done   chan struct{}
 	value  any    // the function's output
 	output []byte // its encoding, as recorded
@@ -37,38 +49,65 @@ func (e *Engine) launch(reg *registration, wf store.Workflow, steps []store.Step
 		}
 		return nil, false, ErrShutdown
 	}
-	r := &run{id: wf.ID, done: make(chan struct{})}
+	r := &run{id: wf.ID, reg: reg, wf: wf, done: make(chan struct{})}
 	e.active[wf.ID] = r
 	e.runs.Add(1)
-	e.mu.Unlock()
-
-	st := &wfState{eng: e, id: wf.ID, name: wf.Name}
-	if len(steps) > 0 {
-		st.recorded = make(map[int]store.Step, len(steps))
-		for _, s := range steps {
-			st.recorded[s.StepID] = s
-		}
+	if !wf.Deadline.IsZero() {
+		r.deadline = time.AfterFunc(wf.Deadline.Sub(e.now()), func() { e.expire(wf.ID) })
 	}
-	go e.execute(r, reg, st, wf.Input)
+	e.mu.Unlock()
+	go e.execute(r, steps)
 	return r, true, nil
 }
 
-// execute calls the workflow function and records its outcome, unless the
-// engine shut down under it: then the workflow stays PENDING for the next
-// Launch.
-func (e *Engine) execute(r *run, reg *registration, st *wfState, input []byte) {
-	defer e.runs.Done()
+// execute calls the workflow function once, replaying steps, and records
+// its outcome. It leaves the workflow PENDING if the engine shut down under
+// it, and keeps the run, without a goroutine, if the workflow suspended in
+// a long Sleep.
+func (e *Engine) execute(r *run, steps []store.Step) {
+	ctx, cancel := context.WithCancelCause(e.life)
+	if !r.wf.Deadline.IsZero() {
+		// Steps see the deadline on their context; the timer set in launch
+		// records the cancellation.
+		var stop context.CancelFunc
+		ctx, stop = context.WithDeadlineCause(ctx, r.wf.Deadline, ErrWorkflowCancelled)
+		defer stop()
+	}
+	e.mu.Lock()
+	r.cancel = cancel
+	if r.cancelled {
+		cancel(ErrWorkflowCancelled)
+	}
+	e.mu.Unlock()
+	st := newState(e, r, steps)
+	returned := false
 	defer func() {
-		e.mu.Lock()
-		delete(e.active, r.id)
-		e.mu.Unlock()
-		close(r.done)
+		cancel(nil)
+		if !returned { // runtime.Goexit: a suspension, or user code quit
+			if !st.wakeAt.IsZero() {
+				e.suspend(r, st.wakeAt)
+			} else {
+				e.end(r, store.StatusPending, nil, nil, fmt.Errorf("workflow %s: its goroutine exited (runtime.Goexit) without returning", r.id))
+			}
+		}
+		e.runs.Done()
 	}()
 
-	ctx := withState(e.life, st)
-	value, err := call(func() (any, error) { return reg.exec(ctx, input) })
+	value, err := call(func() (any, error) { return r.reg.exec(withState(ctx, st), r.wf.Input) })
+	returned = true
 	if err != nil && e.life.Err() != nil {
-		r.status, r.err = store.StatusPending, fmt.Errorf("workflow %s interrupted: %w", r.id, ErrShutdown)
+		e.end(r, store.StatusPending, nil, nil, fmt.Errorf("workflow %s interrupted: %w", r.id, ErrShutdown))
+		return
+	}
+	if err != nil && errors.Is(context.Cause(ctx), ErrWorkflowCancelled) {
+		// Cancelled, or past its deadline (which may beat the timer that
+		// records it): the workflow ends CANCELLED, not with this error.
+		wf, cerr := e.store.CancelWorkflow(context.WithoutCancel(ctx), store.CancelParams{WorkflowID: r.id, Now: e.now()})
+		if cerr != nil {
+			e.end(r, store.StatusPending, nil, nil, cerr)
+			return
+		}
+		e.end(r, wf.Status, nil, wf.Output, nil)
 		return
 	}
 	p := store.OutcomeParams{WorkflowID: r.id, Status: store.StatusSuccess, Now: e.now()}
@@ -84,17 +123,80 @@ func (e *Engine) execute(r *run, reg *registration, st *wfState, input []byte) {
 	switch {
 	case serr != nil:
 		e.log.Error("durable: record workflow outcome", "workflow", r.id, "err", serr)
-		r.status, r.err = store.StatusPending, serr
+		e.end(r, store.StatusPending, nil, nil, serr)
 	case updated:
-		r.status, r.value, r.output, r.err = p.Status, value, p.Output, err
+		e.end(r, p.Status, value, p.Output, err)
 	default:
 		// Someone else ended it first (a cancel, another process): the
 		// recorded outcome wins.
-		r.status = store.StatusPending
+		status := store.StatusPending
 		if wf, gerr := e.store.GetWorkflow(context.WithoutCancel(ctx), r.id); gerr == nil {
-			r.status = wf.Status
+			status = wf.Status
+		}
+		e.end(r, status, nil, nil, nil)
+	}
+}
+
+// end finishes a run once: it leaves the active set and wakes its waiters.
+func (e *Engine) end(r *run, status store.Status, value any, output []byte, err error) {
+	e.mu.Lock()
+	if r.ended {
+		e.mu.Unlock()
+		return
+	}
+	r.ended = true
+	delete(e.active, r.id)
+	for _, t := range []*time.Timer{r.deadline, r.wake} {
+		if t != nil {
+			t.Stop()
 		}
 	}
+	e.mu.Unlock()
+	r.status, r.value, r.output, r.err = status, value, output, err
+	close(r.done)
+}
+
+// suspend parks a run whose workflow sleeps until wake: no goroutine holds
+// it; at wake it is replayed from its recorded steps.
+func (e *Engine) suspend(r *run, wake time.Time) {
+	e.mu.Lock()
+	if r.ended {
+		e.mu.Unlock()
+		return
+	}
+	r.cancel = nil
+	if !r.cancelled && e.state == stateLaunched {
+		r.wake = time.AfterFunc(wake.Sub(e.now()), func() { e.resume(r) })
+		e.mu.Unlock()
+		return
+	}
+	cancelled := r.cancelled
+	e.mu.Unlock()
+	if cancelled {
+		e.end(r, store.StatusCancelled, nil, nil, nil)
+		return
+	}
+	e.end(r, store.StatusPending, nil, nil, fmt.Errorf("workflow %s interrupted: %w", r.id, ErrShutdown))
+}
+
+// resume replays a suspended run once its sleep is due.
+func (e *Engine) resume(r *run) {
+	e.mu.Lock()
+	if r.ended || e.state != stateLaunched {
+		e.mu.Unlock()
+		return
+	}
+	r.wake = nil
+	e.runs.Add(1)
+	e.mu.Unlock()
+	steps, err := e.store.Steps(e.life, r.id)
+	if err != nil {
+		e.runs.Done()
+		e.log.Error("durable: resume sleeping workflow; it stays PENDING", "workflow", r.id, "err", err)
+		e.end(r, store.StatusPending, nil, nil, fmt.Errorf("resume workflow %s: %w", r.id, err))
+		return
+	}
+	e.execute(r, steps)
 }
 
 // call runs fn and turns a panic into a *PanicError.

@@ -3,6 +3,7 @@ package durable
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/dboslite/dboslite/store"
 )
@@ -11,13 +12,28 @@ import (
 type StartOption func(*startOptions)
 
 type startOptions struct {
-	id string
+	id       string
+	timeout  time.Duration
+	detached bool
 }
 
 // WithID gives the workflow its ID instead of a new ULID. Starting an ID
 // that exists returns that workflow (its result, once finished) and never
 // runs it twice.
 func WithID(id string) StartOption { return func(o *startOptions) { o.id = id } }
+
+// WithTimeout gives the workflow a durable deadline, timeout from its
+// start: at the deadline it is cancelled, with its children, even if the
+// process restarted in between. A child inherits its parent's deadline
+// unless it has a timeout of its own or is Detached.
+func WithTimeout(timeout time.Duration) StartOption {
+	return func(o *startOptions) { o.timeout = timeout }
+}
+
+// Detached starts a child workflow independent of its parent: it does not
+// inherit the parent's deadline and is not cancelled with it. The start is
+// still a step of the parent.
+func Detached() StartOption { return func(o *startOptions) { o.detached = true } }
 
 // Start starts the workflow and returns at once with a handle to it. The
 // workflow runs in its own goroutine, under the engine's lifetime rather
@@ -65,7 +81,10 @@ func (e *Engine) start(ctx context.Context, reg *registration, in any, o startOp
 	}
 	var stepID int
 	if parent != nil {
-		n, rec, ok := parent.next()
+		n, rec, ok, err := parent.next(ctx)
+		if err != nil {
+			return "", nil, err
+		}
 		if ok {
 			return e.replayChild(parent, n, rec, reg.name)
 		}
@@ -76,6 +95,9 @@ func (e *Engine) start(ctx context.Context, reg *registration, in any, o startOp
 	}
 	if o.id == "" {
 		o.id = e.cfg.NewID()
+	}
+	if o.timeout < 0 {
+		return "", nil, fmt.Errorf("%w: WithTimeout(%v)", ErrInvalidTimeout, o.timeout)
 	}
 	input, err := e.encode("input of workflow "+reg.name, in)
 	if err != nil {
@@ -90,8 +112,14 @@ func (e *Engine) start(ctx context.Context, reg *registration, in any, o startOp
 		ApplicationName:    e.cfg.AppName,
 		Now:                e.now(),
 	}
-	if parent != nil {
+	if o.timeout > 0 {
+		p.Deadline = p.Now.Add(o.timeout)
+	}
+	if parent != nil && !o.detached {
 		p.ParentID = parent.id
+		if o.timeout == 0 {
+			p.Deadline = parent.deadline
+		}
 	}
 	wf, created, err := e.store.CreateWorkflow(ctx, p)
 	if err != nil {
@@ -103,7 +131,7 @@ func (e *Engine) start(ctx context.Context, reg *registration, in any, o startOp
 	if parent != nil {
 		step := store.Step{WorkflowID: parent.id, StepID: stepID, Name: reg.name, ChildID: wf.ID, StartedAt: p.Now, CompletedAt: e.now()}
 		if err := e.store.RecordStep(context.WithoutCancel(ctx), step); err != nil {
-			return "", nil, fmt.Errorf("durable: record start of child %s: %w", wf.ID, err)
+			return "", nil, e.writeErr(parent.id, err)
 		}
 	}
 	if !created {

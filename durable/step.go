@@ -80,7 +80,10 @@ func Step[T any](ctx context.Context, name string, fn func(ctx context.Context) 
 		return fn(ctx)
 	}
 	var zero T
-	n, rec, ok := st.next()
+	n, rec, ok, err := st.next(ctx)
+	if err != nil {
+		return zero, err
+	}
 	if ok {
 		if err := st.check(n, rec, name); err != nil {
 			return zero, err
@@ -111,7 +114,7 @@ func Step[T any](ctx context.Context, name string, fn func(ctx context.Context) 
 		if errors.Is(rerr, store.ErrConflict) {
 			return recordedStep[T](ctx, st, n, name) // another run recorded it first: its record wins
 		}
-		return zero, fmt.Errorf("durable: %w", rerr)
+		return zero, st.eng.writeErr(st.id, rerr)
 	}
 	return value, err
 }

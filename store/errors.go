@@ -11,6 +11,13 @@ var (
 	// the same (workflow, step number).
 	ErrConflict = errors.New("store: conflicting record")
 
+	// ErrCancelled is returned when a step would be recorded for a
+	// CANCELLED workflow: the workflow must stop.
+	ErrCancelled = errors.New("store: workflow is cancelled")
+
+	// ErrStreamClosed is returned by a write to a closed stream.
+	ErrStreamClosed = errors.New("store: stream is closed")
+
 	// ErrClosed is returned by a store that has been closed.
 	ErrClosed = errors.New("store: closed")
 

@@ -41,9 +41,12 @@ type Workflow struct {
 	ParentID           string // empty for a top-level workflow
 	QueueName          string // empty unless enqueued
 	RecoveryAttempts   int    // 1 after the first run; +1 per recovery
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
-	CompletedAt        time.Time // zero while the workflow is active
+	// Deadline is when the workflow is cancelled if it has not finished;
+	// zero for none.
+	Deadline    time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	CompletedAt time.Time // zero while the workflow is active
 }
 
 // Step is the recorded outcome of one step of a workflow. Steps are numbered
@@ -68,6 +71,7 @@ type WorkflowCreateParams struct {
 	ApplicationVersion string
 	ApplicationName    string
 	ParentID           string
+	Deadline           time.Time // zero for none
 	Now                time.Time
 }
 
@@ -97,5 +101,6 @@ type ListParams struct {
 	ExecutorID         string
 	ApplicationVersion string
 	IDPrefix           string
+	ParentID           string
 	Limit              int // 0 means no limit
 }

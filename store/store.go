@@ -22,7 +22,9 @@ type Store interface {
 	// s.WorkflowID. A step is recorded once: recording it again with the
 	// same name, output, error and child is accepted and changes nothing;
 	// anything different returns ErrConflict. Returns ErrNotFound if the
-	// workflow does not exist.
+	// workflow does not exist and ErrCancelled if it is CANCELLED. Every
+	// method that records a step inside its own transaction follows the
+	// same rules.
 	RecordStep(ctx context.Context, s Step) error
 
 	// Steps returns the recorded steps of a workflow ordered by StepID.
@@ -41,6 +43,40 @@ type Store interface {
 	// update; a workflow that is not PENDING is returned unchanged.
 	// Returns ErrNotFound if the workflow does not exist.
 	RecoverWorkflow(ctx context.Context, p RecoverParams) (Workflow, error)
+
+	// CancelWorkflow sets a workflow CANCELLED unless it ended with SUCCESS
+	// or ERROR, and returns the row after the call. Returns ErrNotFound if
+	// the workflow does not exist.
+	CancelWorkflow(ctx context.Context, p CancelParams) (Workflow, error)
+
+	// Send stores a message for p.DestinationID. Returns ErrNotFound if the
+	// destination does not exist. A repeated IdempotencyKey stores nothing
+	// new and is not an error; p.Step is recorded either way.
+	Send(ctx context.Context, p SendParams) error
+
+	// ConsumeMessage takes the oldest unconsumed message of p.Topic sent to
+	// p.WorkflowID: in one transaction it marks it consumed and records
+	// p.Step with the payload as output. It returns the payload and true,
+	// or false and writes nothing if there is no message. Each message is
+	// consumed once, whatever the number of consumers.
+	ConsumeMessage(ctx context.Context, p ConsumeParams) ([]byte, bool, error)
+
+	// SetEvent sets an event of a workflow; the last value wins and every
+	// value recorded with a step is kept in the event's history.
+	SetEvent(ctx context.Context, p EventParams) error
+
+	// GetEvent returns the value of a workflow's event and whether it is
+	// set.
+	GetEvent(ctx context.Context, workflowID, key string) ([]byte, bool, error)
+
+	// WriteStream appends a value to a workflow's stream at the next
+	// offset, from 0, or closes the stream. Writing to a closed stream is
+	// ErrStreamClosed.
+	WriteStream(ctx context.Context, p StreamWrite) error
+
+	// ReadStream returns the values of a stream from offset from on, in
+	// order, and whether the stream is closed after them.
+	ReadStream(ctx context.Context, workflowID, key string, from int) ([]StreamEntry, bool, error)
 
 	// Close releases the store. Calls after Close return ErrClosed.
 	Close() error

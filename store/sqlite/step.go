@@ -37,7 +37,7 @@ func (r stepRow) toStore() store.Step {
 
 // RecordStep implements store.Store.
 func (s *Store) RecordStep(ctx context.Context, st store.Step) error {
-	err := s.w.do(ctx, func(tx *sqlx.Tx) error { return recordStep(tx, st) })
+	err := s.w.do(ctx, nil, func(tx *sqlx.Tx) error { return recordStep(tx, st) })
 	if err != nil {
 		return fmt.Errorf("record step %d of %s: %w", st.StepID, st.WorkflowID, translate(err))
 	}
@@ -53,7 +53,7 @@ func recordStep(tx *sqlx.Tx, st store.Step) error {
 		started = completed
 	}
 	res, err := tx.Exec(`INSERT INTO steps (workflow_id, step_id, name, output, error, child_id, started_at, completed_at)
-		SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM workflows WHERE id = ?)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM workflows WHERE id = ? AND status != 'CANCELLED')
 		ON CONFLICT (workflow_id, step_id) DO NOTHING`,
 		st.WorkflowID, st.StepID, st.Name, st.Output, st.Error, st.ChildID, millis(started), millis(completed), st.WorkflowID)
 	if err != nil {
@@ -66,7 +66,10 @@ func recordStep(tx *sqlx.Tx, st store.Step) error {
 	err = tx.Get(&old, `SELECT workflow_id, step_id, name, output, error, child_id, started_at, completed_at
 		FROM steps WHERE workflow_id = ? AND step_id = ?`, st.WorkflowID, st.StepID)
 	if errors.Is(translate(err), store.ErrNotFound) {
-		return store.ErrNotFound // no such workflow
+		if err := exists(tx, st.WorkflowID); err != nil {
+			return err
+		}
+		return store.ErrCancelled
 	}
 	if err != nil {
 		return err

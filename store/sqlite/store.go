@@ -22,11 +22,15 @@ func init() {
 	store.Register("", open) // a bare file path
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Watcher = (*Store)(nil)
+)
 
 // Store is the SQLite system database: one writer connection, owned by a
 // goroutine that commits queued writes together, and a pool of readers.
 type Store struct {
+	*hub          // Watch
 	path   string // "" for an in-memory database
 	writer *sqlx.DB
 	reader *sqlx.DB
@@ -107,7 +111,7 @@ func OpenConfig(ctx context.Context, c Config) (*Store, error) {
 	} else {
 		dsn = "file:" + c.Path + "?_pragma=journal_mode(WAL)&" + pragmas
 	}
-	s := &Store{path: c.Path}
+	s := &Store{hub: newHub(), path: c.Path}
 	if memory {
 		s.path = ""
 	}
@@ -126,7 +130,7 @@ func OpenConfig(ctx context.Context, c Config) (*Store, error) {
 		s.writer.Close()
 		return nil, wrapOpen(c.Path, err)
 	}
-	s.w = startWriter(s.writer)
+	s.w = startWriter(s.writer, s.hub)
 	return s, nil
 }
 

@@ -25,13 +25,14 @@ type workflowRow struct {
 	ParentID         string `db:"parent_id"`
 	QueueName        string `db:"queue_name"`
 	RecoveryAttempts int    `db:"recovery_attempts"`
+	DeadlineAt       int64  `db:"deadline_at"`
 	CreatedAt        int64  `db:"created_at"`
 	UpdatedAt        int64  `db:"updated_at"`
 	CompletedAt      int64  `db:"completed_at"`
 }
 
 const workflowColumns = `id, name, status, input, output, error, executor_id, app_version, app_name,
-	parent_id, queue_name, recovery_attempts, created_at, updated_at, completed_at`
+	parent_id, queue_name, recovery_attempts, deadline_at, created_at, updated_at, completed_at`
 
 func (r workflowRow) toStore() store.Workflow {
 	return store.Workflow{
@@ -47,6 +48,7 @@ func (r workflowRow) toStore() store.Workflow {
 		ParentID:           r.ParentID,
 		QueueName:          r.QueueName,
 		RecoveryAttempts:   r.RecoveryAttempts,
+		Deadline:           fromMillis(r.DeadlineAt),
 		CreatedAt:          fromMillis(r.CreatedAt),
 		UpdatedAt:          fromMillis(r.UpdatedAt),
 		CompletedAt:        fromMillis(r.CompletedAt),
@@ -78,13 +80,13 @@ func now(t time.Time) time.Time {
 func (s *Store) CreateWorkflow(ctx context.Context, p store.WorkflowCreateParams) (store.Workflow, bool, error) {
 	var row workflowRow
 	var created bool
-	err := s.w.do(ctx, func(tx *sqlx.Tx) error {
+	err := s.w.do(ctx, []string{store.KeyWorkflow(p.ID)}, func(tx *sqlx.Tx) error {
 		t := millis(now(p.Now))
 		res, err := tx.Exec(`INSERT INTO workflows (id, name, status, input, executor_id, app_version, app_name,
-				parent_id, recovery_attempts, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (id) DO NOTHING`,
+				parent_id, recovery_attempts, deadline_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 			p.ID, p.Name, store.StatusPending, p.Input, p.ExecutorID, p.ApplicationVersion, p.ApplicationName,
-			p.ParentID, t, t)
+			p.ParentID, millis(p.Deadline), t, t)
 		if err != nil {
 			return err
 		}
@@ -96,7 +98,7 @@ func (s *Store) CreateWorkflow(ctx context.Context, p store.WorkflowCreateParams
 		if created {
 			row = workflowRow{ID: p.ID, Name: p.Name, Status: string(store.StatusPending), Input: p.Input,
 				ExecutorID: p.ExecutorID, AppVersion: p.ApplicationVersion, AppName: p.ApplicationName,
-				ParentID: p.ParentID, RecoveryAttempts: 1, CreatedAt: t, UpdatedAt: t}
+				ParentID: p.ParentID, RecoveryAttempts: 1, DeadlineAt: millis(p.Deadline), CreatedAt: t, UpdatedAt: t}
 			return nil
 		}
 		return getWorkflow(tx, p.ID, &row)
@@ -132,7 +134,7 @@ func (s *Store) ListWorkflows(ctx context.Context, p store.ListParams) ([]store.
 	}
 	for _, f := range []struct {
 		col, val string
-	}{{"name", p.Name}, {"executor_id", p.ExecutorID}, {"app_version", p.ApplicationVersion}} {
+	}{{"name", p.Name}, {"executor_id", p.ExecutorID}, {"app_version", p.ApplicationVersion}, {"parent_id", p.ParentID}} {
 		if f.val != "" {
 			where = append(where, f.col+" = ?")
 			args = append(args, f.val)
@@ -167,7 +169,8 @@ func (s *Store) SetOutcome(ctx context.Context, p store.OutcomeParams) (bool, er
 		return false, fmt.Errorf("set outcome of %s: status %s is not an outcome", p.WorkflowID, p.Status)
 	}
 	var updated bool
-	err := s.w.do(ctx, func(tx *sqlx.Tx) error {
+	keys := []string{store.KeyWorkflow(p.WorkflowID)}
+	err := s.w.do(ctx, keys, func(tx *sqlx.Tx) error {
 		t := millis(now(p.Now))
 		res, err := tx.Exec(`UPDATE workflows SET status = ?, output = ?, error = ?, completed_at = ?, updated_at = ?
 			WHERE id = ? AND status = ?`, p.Status, p.Output, p.Error, t, t, p.WorkflowID, store.StatusPending)
@@ -204,7 +207,7 @@ func exists(tx *sqlx.Tx, id string) error {
 // RecoverWorkflow implements store.Store.
 func (s *Store) RecoverWorkflow(ctx context.Context, p store.RecoverParams) (store.Workflow, error) {
 	var row workflowRow
-	err := s.w.do(ctx, func(tx *sqlx.Tx) error {
+	err := s.w.do(ctx, []string{store.KeyWorkflow(p.WorkflowID)}, func(tx *sqlx.Tx) error {
 		t := millis(now(p.Now))
 		if _, err := tx.Exec(`UPDATE workflows SET recovery_attempts = recovery_attempts + 1, executor_id = ?, updated_at = ?
 			WHERE id = ? AND status = ?`, p.ExecutorID, t, p.WorkflowID, store.StatusPending); err != nil {
@@ -221,6 +224,24 @@ func (s *Store) RecoverWorkflow(ctx context.Context, p store.RecoverParams) (sto
 	})
 	if err != nil {
 		return store.Workflow{}, fmt.Errorf("recover workflow %s: %w", p.WorkflowID, translate(err))
+	}
+	return row.toStore(), nil
+}
+
+// CancelWorkflow implements store.Store.
+func (s *Store) CancelWorkflow(ctx context.Context, p store.CancelParams) (store.Workflow, error) {
+	var row workflowRow
+	err := s.w.do(ctx, []string{store.KeyWorkflow(p.WorkflowID)}, func(tx *sqlx.Tx) error {
+		t := millis(now(p.Now))
+		if _, err := tx.Exec(`UPDATE workflows SET status = ?, completed_at = ?, updated_at = ?
+			WHERE id = ? AND status NOT IN (?, ?, ?)`, store.StatusCancelled, t, t, p.WorkflowID,
+			store.StatusSuccess, store.StatusError, store.StatusCancelled); err != nil {
+			return err
+		}
+		return getWorkflow(tx, p.WorkflowID, &row)
+	})
+	if err != nil {
+		return store.Workflow{}, fmt.Errorf("cancel workflow %s: %w", p.WorkflowID, translate(err))
 	}
 	return row.toStore(), nil
 }

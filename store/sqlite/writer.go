@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -17,8 +18,18 @@ const maxBatch = 256
 // transaction, and where its result goes once the transaction commits.
 type write struct {
 	fn   func(tx *sqlx.Tx) error
+	keys []string // what watchers to wake once it commits
 	done chan error
 }
+
+// Another process's commits are noticed by polling PRAGMA data_version on
+// the writer's connection, which changes only when another connection
+// commits (our readers never write). The poll runs only while someone
+// waits, backing off from pollMin to pollMax while nothing changes.
+const (
+	pollMin = 2 * time.Millisecond
+	pollMax = 40 * time.Millisecond
+)
 
 // writer owns the single writer connection. One goroutine takes queued
 // writes and commits them together in one BEGIN IMMEDIATE transaction
@@ -27,14 +38,15 @@ type write struct {
 // not from more writers: SQLite has one write lock either way.
 type writer struct {
 	db       *sqlx.DB
+	hub      *hub
 	queue    chan write
 	quit     chan struct{}
 	stopped  chan struct{}
 	stopOnce sync.Once
 }
 
-func startWriter(db *sqlx.DB) *writer {
-	w := &writer{db: db, queue: make(chan write), quit: make(chan struct{}), stopped: make(chan struct{})}
+func startWriter(db *sqlx.DB, h *hub) *writer {
+	w := &writer{db: db, hub: h, queue: make(chan write), quit: make(chan struct{}), stopped: make(chan struct{})}
 	go w.loop()
 	return w
 }
@@ -44,8 +56,8 @@ func startWriter(db *sqlx.DB) *writer {
 // returns ctx.Err() and writes nothing; once taken, do waits for the
 // outcome, so it never reports a retryable error for a write that may have
 // committed.
-func (w *writer) do(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	wr := write{fn: fn, done: make(chan error, 1)}
+func (w *writer) do(ctx context.Context, keys []string, fn func(tx *sqlx.Tx) error) error {
+	wr := write{fn: fn, keys: keys, done: make(chan error, 1)}
 	select {
 	case w.queue <- wr:
 	case <-ctx.Done():
@@ -59,11 +71,35 @@ func (w *writer) do(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 func (w *writer) loop() {
 	defer close(w.stopped)
 	batch := make([]write, 0, maxBatch)
+	var poll *time.Timer
+	var tick <-chan time.Time
+	interval := pollMin
+	// A stale version after an idle spell costs one spurious wake-up; a
+	// version read only when the first waiter arrives could miss a commit.
+	version := w.dataVersion()
 	for {
+		if tick == nil && w.hub.watching() {
+			poll = time.NewTimer(interval)
+			tick = poll.C
+		}
 		select {
 		case wr := <-w.queue:
 			batch = append(batch[:0], wr)
+		case <-w.hub.armed:
+			continue
+		case <-tick:
+			tick = nil
+			if v := w.dataVersion(); v != version {
+				version, interval = v, pollMin
+				w.hub.notifyAll()
+			} else {
+				interval = min(interval*2, pollMax)
+			}
+			continue
 		case <-w.quit:
+			if poll != nil {
+				poll.Stop()
+			}
 			return
 		}
 	collect:
@@ -79,6 +115,15 @@ func (w *writer) loop() {
 	}
 }
 
+// dataVersion reads PRAGMA data_version, -1 on error.
+func (w *writer) dataVersion() int {
+	var v int
+	if err := w.db.Get(&v, "PRAGMA data_version"); err != nil {
+		return -1
+	}
+	return v
+}
+
 // commit runs a batch in one transaction and reports to each write.
 func (w *writer) commit(batch []write) {
 	results := make([]error, len(batch))
@@ -87,6 +132,9 @@ func (w *writer) commit(batch []write) {
 		if err != nil {
 			wr.done <- err
 			continue
+		}
+		if results[i] == nil && len(wr.keys) > 0 {
+			w.hub.notify(wr.keys)
 		}
 		wr.done <- results[i]
 	}
