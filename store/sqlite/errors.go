@@ -5,6 +5,9 @@ import (
 	"errors"
 	"strings"
 
+	driver "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
 	"github.com/dboslite/dboslite/store"
 )
 
@@ -22,4 +25,10 @@ func translate(err error) error {
 		return store.ErrClosed
 	}
 	return err
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY, with any extended code.
+func isBusy(err error) bool {
+	var e *driver.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
 }

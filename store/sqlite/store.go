@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
@@ -109,7 +110,7 @@ func OpenConfig(ctx context.Context, c Config) (*Store, error) {
 	if memory {
 		dsn = "file::memory:?" + pragmas
 	} else {
-		dsn = "file:" + c.Path + "?_pragma=journal_mode(WAL)&" + pragmas
+		dsn = "file:" + c.Path + "?" + pragmas // setup switches the file to WAL
 	}
 	s := &Store{hub: newHub(), path: c.Path}
 	if memory {
@@ -148,8 +149,8 @@ func openDB(dsn string, conns int) (*sqlx.DB, error) {
 // setup verifies the pragmas took effect (the driver ignores keys it does
 // not know) and migrates the schema.
 func (s *Store) setup(ctx context.Context, c Config, memory bool) error {
-	var mode string
-	if err := s.writer.GetContext(ctx, &mode, "PRAGMA journal_mode"); err != nil {
+	mode, err := journalMode(ctx, s.writer, c, memory)
+	if err != nil {
 		return err
 	}
 	want := "wal"
@@ -174,6 +175,36 @@ func (s *Store) setup(ctx context.Context, c Config, memory bool) error {
 		return fmt.Errorf("synchronous is %d, want %d (%s)", sync, want, c.Synchronous)
 	}
 	return migrate(ctx, s.writer)
+}
+
+// walRetry is how long journalMode waits before trying the switch to WAL
+// again.
+const walRetry = 5 * time.Millisecond
+
+// journalMode switches a database file to WAL and returns the journal mode
+// in force. The switch upgrades a read lock to a write lock, and SQLite
+// answers such an upgrade with SQLITE_BUSY at once, without waiting
+// busy_timeout, when another connection holds a lock: several processes
+// opening a new file at the same moment would fail with "database is
+// locked". So a busy switch is retried until c.BusyTimeout has passed.
+func journalMode(ctx context.Context, db *sqlx.DB, c Config, memory bool) (string, error) {
+	var mode string
+	if memory {
+		err := db.GetContext(ctx, &mode, "PRAGMA journal_mode")
+		return mode, err
+	}
+	deadline := time.Now().Add(time.Duration(c.BusyTimeout) * time.Millisecond)
+	for {
+		err := db.GetContext(ctx, &mode, "PRAGMA journal_mode=WAL")
+		if !isBusy(err) || time.Now().After(deadline) {
+			return mode, err
+		}
+		select {
+		case <-time.After(walRetry):
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
 }
 
 // preparePath creates the database's folder and rejects a path that cannot

@@ -141,7 +141,9 @@ func (s *Store) ListWorkflows(ctx context.Context, p store.ListParams) ([]store.
 		}
 	}
 	if p.IDPrefix != "" {
-		where = append(where, "substr(id, 1, ?) = ?")
+		// Compared as bytes: on TEXT, substr counts characters, not the
+		// bytes len counts.
+		where = append(where, "substr(CAST(id AS BLOB), 1, ?) = CAST(? AS BLOB)")
 		args = append(args, len(p.IDPrefix), p.IDPrefix)
 	}
 	q := `SELECT ` + workflowColumns + ` FROM workflows`

@@ -1,0 +1,123 @@
+// Package storetest is the conformance suite for [store.Store] backends.
+// Each backend calls [Run] once from its own tests; a change to the store
+// contract adds a case here first, so every backend is held to it.
+package storetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+
+	"github.com/dboslite/dboslite/store"
+)
+
+// Run checks that the stores newStore makes keep the [store.Store]
+// contract. Every case calls newStore for a fresh, empty store; newStore
+// should close it with t.Cleanup. Closing a store twice must be safe, as
+// one case closes its store itself.
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	t.Run("CreateWorkflow", func(t *testing.T) { testCreateWorkflow(t, newStore) })
+	t.Run("GetWorkflow", func(t *testing.T) { testGetWorkflow(t, newStore) })
+	t.Run("RecordStep", func(t *testing.T) { testRecordStep(t, newStore) })
+	t.Run("SetOutcome", func(t *testing.T) { testSetOutcome(t, newStore) })
+	t.Run("ListWorkflows", func(t *testing.T) { testListWorkflows(t, newStore) })
+	t.Run("RecoverWorkflow", func(t *testing.T) { testRecoverWorkflow(t, newStore) })
+	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, newStore) })
+	t.Run("Close", func(t *testing.T) { testClose(t, newStore) })
+}
+
+// t0 is the suite's fixed clock. Its times are whole milliseconds, so a
+// backend storing milliseconds gives them back exactly, and not whole
+// seconds, so one storing seconds does not.
+var t0 = time.UnixMilli(1_700_000_000_123)
+
+// at returns the suite clock n seconds after t0.
+func at(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
+
+// params returns the create parameters of a top-level workflow created at
+// at(n).
+func params(id string, n int) store.WorkflowCreateParams {
+	return store.WorkflowCreateParams{
+		ID:                 id,
+		Name:               "main.Transfer",
+		Input:              []byte(`{"from":"a","to":"b","amount":100}`),
+		ExecutorID:         "exec-a",
+		ApplicationVersion: "v1",
+		ApplicationName:    "bank",
+		Now:                at(n),
+	}
+}
+
+// create creates a workflow that must not exist yet.
+func create(t *testing.T, s store.Store, p store.WorkflowCreateParams) store.Workflow {
+	is := is.New(t)
+	wf, created, err := s.CreateWorkflow(t.Context(), p)
+	is.NoErr(err)    // create workflow
+	is.True(created) // the workflow is new
+	return wf
+}
+
+// finish sets a workflow to SUCCESS.
+func finish(t *testing.T, s store.Store, id string, n int) {
+	is := is.New(t)
+	ok, err := s.SetOutcome(t.Context(), store.OutcomeParams{
+		WorkflowID: id, Status: store.StatusSuccess, Output: []byte(`"done"`), Now: at(n),
+	})
+	is.NoErr(err) // set outcome
+	is.True(ok)   // the workflow was PENDING
+}
+
+func testClose(t *testing.T, newStore func(t *testing.T) store.Store) {
+	is := is.New(t)
+	s := newStore(t)
+	create(t, s, params("wf-1", 0))
+	is.NoErr(s.Close()) // first close
+	is.NoErr(s.Close()) // second close is safe
+
+	ctx := t.Context()
+	_, _, err := s.CreateWorkflow(ctx, params("wf-2", 1))
+	is.True(errors.Is(err, store.ErrClosed)) // CreateWorkflow after Close
+	_, err = s.GetWorkflow(ctx, "wf-1")
+	is.True(errors.Is(err, store.ErrClosed)) // GetWorkflow after Close
+	_, err = s.ListWorkflows(ctx, store.ListParams{})
+	is.True(errors.Is(err, store.ErrClosed)) // ListWorkflows after Close
+	err = s.RecordStep(ctx, store.Step{WorkflowID: "wf-1", StepID: 1, Name: "debit", Output: []byte("1")})
+	is.True(errors.Is(err, store.ErrClosed)) // RecordStep after Close
+	_, err = s.Steps(ctx, "wf-1")
+	is.True(errors.Is(err, store.ErrClosed)) // Steps after Close
+	_, err = s.SetOutcome(ctx, store.OutcomeParams{WorkflowID: "wf-1", Status: store.StatusSuccess})
+	is.True(errors.Is(err, store.ErrClosed)) // SetOutcome after Close
+	_, err = s.RecoverWorkflow(ctx, store.RecoverParams{WorkflowID: "wf-1", ExecutorID: "exec-b", MaxAttempts: -1})
+	is.True(errors.Is(err, store.ErrClosed)) // RecoverWorkflow after Close
+}
+
+// norm makes a workflow comparable with is.Equal whichever time zone a
+// backend gives its times in.
+func norm(wf store.Workflow) store.Workflow {
+	wf.CreatedAt = wf.CreatedAt.UTC()
+	wf.UpdatedAt = wf.UpdatedAt.UTC()
+	wf.CompletedAt = wf.CompletedAt.UTC()
+	return wf
+}
+
+// normSteps does for steps what norm does for a workflow.
+func normSteps(steps []store.Step) []store.Step {
+	out := make([]store.Step, len(steps))
+	for i, st := range steps {
+		st.StartedAt = st.StartedAt.UTC()
+		st.CompletedAt = st.CompletedAt.UTC()
+		out[i] = st
+	}
+	return out
+}
+
+// ids returns the IDs of workflows in order.
+func ids(wfs []store.Workflow) []string {
+	out := make([]string, 0, len(wfs))
+	for _, wf := range wfs {
+		out = append(out, wf.ID)
+	}
+	return out
+}
