@@ -58,7 +58,7 @@ func (e *Engine) cancelLocal(id string) {
 		return
 	}
 	r.cancelled = true
-	cancel, suspended := r.cancel, r.wake != nil
+	cancel, suspended := r.cancel, r.suspended
 	e.mu.Unlock()
 	switch {
 	case cancel != nil:

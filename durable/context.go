@@ -33,8 +33,8 @@ type wfState struct {
 	recorded map[int]store.Step // steps recorded by earlier runs
 }
 
-func newState(e *Engine, r *run, steps []store.Step) *wfState {
-	st := &wfState{eng: e, id: r.id, name: r.wf.Name, deadline: r.wf.Deadline, goid: goid()}
+func newState(e *Engine, wf store.Workflow, steps []store.Step) *wfState {
+	st := &wfState{eng: e, id: wf.ID, name: wf.Name, deadline: wf.Deadline, goid: goid()}
 	if len(steps) > 0 {
 		st.recorded = make(map[int]store.Step, len(steps))
 		for _, s := range steps {

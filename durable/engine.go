@@ -37,6 +37,7 @@ type Engine struct {
 	registry map[string]*registration
 	active   map[string]*run // workflows running in this process, by ID
 	runs     sync.WaitGroup
+	wakeups  wakeups
 }
 
 // New makes an engine and opens its system database, creating the SQLite
@@ -62,6 +63,7 @@ func New(cfg Config) (*Engine, error) {
 		e.store, e.ownsStore = s, true
 	}
 	e.life, e.cancel = context.WithCancel(context.Background())
+	e.wakeups = wakeups{resume: e.resume, now: cfg.Now}
 	return e, nil
 }
 
@@ -105,6 +107,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	e.state = stateShutdown
 	e.mu.Unlock()
 	e.cancel()
+	e.wakeups.close()
 
 	stopped := make(chan struct{})
 	go func() { e.runs.Wait(); close(stopped) }()

@@ -17,13 +17,12 @@ import (
 type run struct {
 	id  string
 	reg *registration
-	wf  store.Workflow
 
 	// Guarded by Engine.mu.
 	cancel    context.CancelCauseFunc // cancels the current execution; nil while suspended
 	cancelled bool                    // Cancel was called
 	deadline  *time.Timer             // cancels the workflow at its deadline
-	wake      *time.Timer             // resumes a suspended run
+	suspended bool                    // parked in a long Sleep, without a goroutine
 	ended     bool
 
 	done   chan struct{}
@@ -49,14 +48,14 @@ func (e *Engine) launch(reg *registration, wf store.Workflow, steps []store.Step
 		}
 		return nil, false, ErrShutdown
 	}
-	r := &run{id: wf.ID, reg: reg, wf: wf, done: make(chan struct{})}
+	r := &run{id: wf.ID, reg: reg, done: make(chan struct{})}
 	e.active[wf.ID] = r
 	e.runs.Add(1)
 	if !wf.Deadline.IsZero() {
 		r.deadline = time.AfterFunc(wf.Deadline.Sub(e.now()), func() { e.expire(wf.ID) })
 	}
 	e.mu.Unlock()
-	go e.execute(r, steps)
+	go e.execute(r, wf, steps)
 	return r, true, nil
 }
 
@@ -64,13 +63,13 @@ func (e *Engine) launch(reg *registration, wf store.Workflow, steps []store.Step
 // its outcome. It leaves the workflow PENDING if the engine shut down under
 // it, and keeps the run, without a goroutine, if the workflow suspended in
 // a long Sleep.
-func (e *Engine) execute(r *run, steps []store.Step) {
+func (e *Engine) execute(r *run, wf store.Workflow, steps []store.Step) {
 	ctx, cancel := context.WithCancelCause(e.life)
-	if !r.wf.Deadline.IsZero() {
+	if !wf.Deadline.IsZero() {
 		// Steps see the deadline on their context; the timer set in launch
 		// records the cancellation.
 		var stop context.CancelFunc
-		ctx, stop = context.WithDeadlineCause(ctx, r.wf.Deadline, ErrWorkflowCancelled)
+		ctx, stop = context.WithDeadlineCause(ctx, wf.Deadline, ErrWorkflowCancelled)
 		defer stop()
 	}
 	e.mu.Lock()
@@ -79,7 +78,7 @@ func (e *Engine) execute(r *run, steps []store.Step) {
 		cancel(ErrWorkflowCancelled)
 	}
 	e.mu.Unlock()
-	st := newState(e, r, steps)
+	st := newState(e, wf, steps)
 	returned := false
 	defer func() {
 		cancel(nil)
@@ -93,7 +92,7 @@ func (e *Engine) execute(r *run, steps []store.Step) {
 		e.runs.Done()
 	}()
 
-	value, err := call(func() (any, error) { return r.reg.exec(withState(ctx, st), r.wf.Input) })
+	value, err := call(func() (any, error) { return r.reg.exec(withState(ctx, st), wf.Input) })
 	returned = true
 	if err != nil && e.life.Err() != nil {
 		e.end(r, store.StatusPending, nil, nil, fmt.Errorf("workflow %s interrupted: %w", r.id, ErrShutdown))
@@ -102,12 +101,11 @@ func (e *Engine) execute(r *run, steps []store.Step) {
 	if err != nil && errors.Is(context.Cause(ctx), ErrWorkflowCancelled) {
 		// Cancelled, or past its deadline (which may beat the timer that
 		// records it): the workflow ends CANCELLED, not with this error.
-		wf, cerr := e.store.CancelWorkflow(context.WithoutCancel(ctx), store.CancelParams{WorkflowID: r.id, Now: e.now()})
-		if cerr != nil {
+		if cerr := e.Cancel(context.WithoutCancel(ctx), r.id); cerr != nil {
 			e.end(r, store.StatusPending, nil, nil, cerr)
 			return
 		}
-		e.end(r, wf.Status, nil, wf.Output, nil)
+		e.end(r, store.StatusCancelled, nil, nil, nil)
 		return
 	}
 	p := store.OutcomeParams{WorkflowID: r.id, Status: store.StatusSuccess, Now: e.now()}
@@ -146,10 +144,8 @@ func (e *Engine) end(r *run, status store.Status, value any, output []byte, err 
 	}
 	r.ended = true
 	delete(e.active, r.id)
-	for _, t := range []*time.Timer{r.deadline, r.wake} {
-		if t != nil {
-			t.Stop()
-		}
+	if r.deadline != nil {
+		r.deadline.Stop()
 	}
 	e.mu.Unlock()
 	r.status, r.value, r.output, r.err = status, value, output, err
@@ -157,7 +153,7 @@ func (e *Engine) end(r *run, status store.Status, value any, output []byte, err 
 }
 
 // suspend parks a run whose workflow sleeps until wake: no goroutine holds
-// it; at wake it is replayed from its recorded steps.
+// it, nor its input; at wake it is replayed from the store.
 func (e *Engine) suspend(r *run, wake time.Time) {
 	e.mu.Lock()
 	if r.ended {
@@ -166,8 +162,9 @@ func (e *Engine) suspend(r *run, wake time.Time) {
 	}
 	r.cancel = nil
 	if !r.cancelled && e.state == stateLaunched {
-		r.wake = time.AfterFunc(wake.Sub(e.now()), func() { e.resume(r) })
+		r.suspended = true
 		e.mu.Unlock()
+		e.wakeups.add(r, wake)
 		return
 	}
 	cancelled := r.cancelled
@@ -186,17 +183,21 @@ func (e *Engine) resume(r *run) {
 		e.mu.Unlock()
 		return
 	}
-	r.wake = nil
+	r.suspended = false
 	e.runs.Add(1)
 	e.mu.Unlock()
-	steps, err := e.store.Steps(e.life, r.id)
+	wf, err := e.store.GetWorkflow(e.life, r.id)
+	var steps []store.Step
+	if err == nil {
+		steps, err = e.store.Steps(e.life, r.id)
+	}
 	if err != nil {
 		e.runs.Done()
 		e.log.Error("durable: resume sleeping workflow; it stays PENDING", "workflow", r.id, "err", err)
 		e.end(r, store.StatusPending, nil, nil, fmt.Errorf("resume workflow %s: %w", r.id, err))
 		return
 	}
-	e.execute(r, steps)
+	e.execute(r, wf, steps)
 }
 
 // call runs fn and turns a panic into a *PanicError.

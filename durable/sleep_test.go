@@ -84,11 +84,12 @@ func TestLongSleepsHoldNoGoroutine(t *testing.T) {
 		_, err := wf.Start(ctx, time.Hour)
 		is.NoErr(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for calls.get("before") < 201 && time.Now().Before(deadline) {
-		runtime.Gosched()
-	}
+	// Wait for the sleepers' goroutines to unwind (or for 10 s, and fail).
 	after := runtime.NumGoroutine()
+	for deadline := time.Now().Add(10 * time.Second); after-before >= 20 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+		after = runtime.NumGoroutine()
+	}
 	t.Logf("goroutines: %d before, %d with 200 sleepers", before, after)
 	is.True(after-before < 20) // suspended, not parked on a timer each
 	is.NoErr(e.Shutdown(ctx))
@@ -103,6 +104,12 @@ func TestTimeouts(t *testing.T) {
 	e := v.engine()
 	sawDeadline := make(chan bool, 10)
 	release := make(chan struct{})
+	released := false
+	t.Cleanup(func() {
+		if !released {
+			close(release) // let the detached workflow end, so shutdown can
+		}
+	})
 	var child, detached *durable.Workflow[int, int]
 	blocks := func(ctx context.Context, _ int) (int, error) {
 		return durable.Step(ctx, "block", func(ctx context.Context) (int, error) {
@@ -150,6 +157,7 @@ func TestTimeouts(t *testing.T) {
 		is.Equal(v.workflow("tp-2").Deadline, v.workflow("tp").Deadline) // with its parent's deadline
 		is.Equal(v.workflow("det").Status, store.StatusPending)          // the detached one runs on
 		close(release)
+		released = true
 		hd, err := durable.Retrieve[int](ctx, e, "det")
 		is.NoErr(err)
 		got, err := hd.Result(ctx)
