@@ -52,7 +52,7 @@ func TestChildWorkflows(t *testing.T) {
 		is.Equal(len(steps), 4)
 		is.Equal(steps[0].Name, "child")             // the start is a step named for the child
 		is.Equal(steps[0].ChildID, "p-1")            // deterministic child ID
-		is.Equal(steps[1].ChildID, "p-named")    // or the one given
+		is.Equal(steps[1].ChildID, "p-named")        // or the one given
 		is.Equal(steps[2].Name, "durable.getResult") // awaiting is a step too
 		is.Equal(string(steps[2].Output), "9")
 		is.Equal(v.workflow("p-1").ParentID, "p") // the child knows its parent
