@@ -19,7 +19,7 @@ import (
 	"github.com/dboslite/dboslite/durable"
 )
 
-func benchEngine(b *testing.B, url string, change ...func(*durable.Config)) *durable.Engine {
+func newBenchEngine(b *testing.B, url string, change ...func(*durable.Config)) *durable.Engine {
 	b.Helper()
 	cfg := durable.Config{AppName: "bench", SystemDatabaseURL: url, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, c := range change {
@@ -39,7 +39,7 @@ func BenchmarkSendRecv(b *testing.B) {
 	for _, mode := range []string{"one-engine", "two-engines"} {
 		b.Run(mode, func(b *testing.B) {
 			url := "sqlite:" + filepath.Join(b.TempDir(), "b.sqlite")
-			e := benchEngine(b, url)
+			e := newBenchEngine(b, url)
 			echo, err := durable.Register(e, "echo", func(ctx context.Context, n int) (int, error) {
 				for i := range n {
 					if _, err := durable.Recv[int](ctx, "ping", time.Minute); err != nil {
@@ -60,7 +60,7 @@ func BenchmarkSendRecv(b *testing.B) {
 			sender := e
 			if mode == "two-engines" {
 				// Its own store: its own connections, as another process has.
-				sender = benchEngine(b, url, func(c *durable.Config) { c.ExecutorID = "sender" })
+				sender = newBenchEngine(b, url, func(c *durable.Config) { c.ExecutorID = "sender" })
 				if err := sender.Launch(context.Background()); err != nil {
 					b.Fatal(err)
 				}
@@ -116,7 +116,7 @@ func BenchmarkSleepers(b *testing.B) {
 
 func runSleepers(b *testing.B, n int, suspend time.Duration) {
 	url := "sqlite:" + filepath.Join(b.TempDir(), "b.sqlite")
-	e := benchEngine(b, url, func(c *durable.Config) { c.SuspendSleepsOver = suspend })
+	e := newBenchEngine(b, url, func(c *durable.Config) { c.SuspendSleepsOver = suspend })
 	asleep := make(chan struct{}, n)
 	wf, err := durable.Register(e, "sleeper", func(ctx context.Context, i int) (int, error) {
 		if _, err := durable.Step(ctx, "noop", func(ctx context.Context) (int, error) { return 1, nil }); err != nil {
@@ -183,7 +183,7 @@ func rssMB() float64 {
 func BenchmarkIdleEngine(b *testing.B) {
 	for range b.N {
 		url := "sqlite:" + filepath.Join(b.TempDir(), "b.sqlite")
-		e := benchEngine(b, url)
+		e := newBenchEngine(b, url)
 		waiter, err := durable.Register(e, "waiter", func(ctx context.Context, _ int) (int, error) {
 			if _, err := durable.Recv[int](ctx, "never", time.Hour); err != nil {
 				return 0, err
