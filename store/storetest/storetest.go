@@ -25,6 +25,12 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("ListWorkflows", func(t *testing.T) { testListWorkflows(t, newStore) })
 	t.Run("RecoverWorkflow", func(t *testing.T) { testRecoverWorkflow(t, newStore) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, newStore) })
+	t.Run("Messages", func(t *testing.T) { testMessages(t, newStore) })
+	t.Run("CancelWorkflow", func(t *testing.T) { testCancelWorkflow(t, newStore) })
+	t.Run("Events", func(t *testing.T) { testEvents(t, newStore) })
+	t.Run("Streams", func(t *testing.T) { testStreams(t, newStore) })
+	t.Run("DeadlinesAndParents", func(t *testing.T) { testDeadlinesAndParents(t, newStore) })
+	t.Run("Watch", func(t *testing.T) { testWatch(t, newStore) })
 	t.Run("Close", func(t *testing.T) { testClose(t, newStore) })
 }
 
@@ -91,6 +97,20 @@ func testClose(t *testing.T, newStore func(t *testing.T) store.Store) {
 	is.True(errors.Is(err, store.ErrClosed)) // SetOutcome after Close
 	_, err = s.RecoverWorkflow(ctx, store.RecoverParams{WorkflowID: "wf-1", ExecutorID: "exec-b", MaxAttempts: -1})
 	is.True(errors.Is(err, store.ErrClosed)) // RecoverWorkflow after Close
+	_, err = s.CancelWorkflow(ctx, store.CancelParams{WorkflowID: "wf-1"})
+	is.True(errors.Is(err, store.ErrClosed)) // CancelWorkflow after Close
+	err = s.Send(ctx, store.SendParams{DestinationID: "wf-1", Topic: "a"})
+	is.True(errors.Is(err, store.ErrClosed)) // Send after Close
+	_, _, err = s.ConsumeMessage(ctx, store.ConsumeParams{WorkflowID: "wf-1", Topic: "a"})
+	is.True(errors.Is(err, store.ErrClosed)) // ConsumeMessage after Close
+	err = s.SetEvent(ctx, store.EventParams{WorkflowID: "wf-1", Key: "k"})
+	is.True(errors.Is(err, store.ErrClosed)) // SetEvent after Close
+	_, _, err = s.GetEvent(ctx, "wf-1", "k")
+	is.True(errors.Is(err, store.ErrClosed)) // GetEvent after Close
+	err = s.WriteStream(ctx, store.StreamWrite{WorkflowID: "wf-1", Key: "k"})
+	is.True(errors.Is(err, store.ErrClosed)) // WriteStream after Close
+	_, _, err = s.ReadStream(ctx, "wf-1", "k", 0)
+	is.True(errors.Is(err, store.ErrClosed)) // ReadStream after Close
 }
 
 // norm makes a workflow comparable with is.Equal whichever time zone a
@@ -99,6 +119,7 @@ func norm(wf store.Workflow) store.Workflow {
 	wf.CreatedAt = wf.CreatedAt.UTC()
 	wf.UpdatedAt = wf.UpdatedAt.UTC()
 	wf.CompletedAt = wf.CompletedAt.UTC()
+	wf.Deadline = wf.Deadline.UTC()
 	return wf
 }
 
