@@ -266,11 +266,18 @@ func finishedInLog(t *testing.T, dir string) int {
 
 func crashStepValue(i, k int) int { return 10*i + k }
 
+// crashWaiter reports whether workflow i waits in Recv and Sleep after its
+// second step: see testdata/crashapp.
+func crashWaiter(i int) bool { return i%10 == 0 }
+
 // crashExpected is the result workflow i returns: see testdata/crashapp.
 func crashExpected(i int) string {
 	sum := 0
 	for k := 1; k <= crashSteps; k++ {
 		sum += crashStepValue(i, k)
+	}
+	if crashWaiter(i) {
+		sum += i // the message it received
 	}
 	return fmt.Sprintf("wf-%d:%d", i, sum)
 }
@@ -307,25 +314,48 @@ func verifyCrash(t *testing.T, dir string, runs int) int {
 		if got, want := stepSummary(steps), wantSteps(i); got != want {
 			problems = append(problems, fmt.Sprintf("%s: steps %q, want %q", id, got, want))
 		}
+		if crashWaiter(i) {
+			// Its one message was consumed: nothing is left to take.
+			_, left, err := s.ConsumeMessage(ctx, store.ConsumeParams{WorkflowID: id, Topic: "go",
+				Step: store.Step{WorkflowID: id, StepID: 1000, Name: "check"}})
+			is.NoErr(err)
+			if left {
+				problems = append(problems, id+": a second message was delivered")
+			}
+		}
 	}
 	is.Equal(firstProblems(problems), nil) // every workflow succeeded with its five steps recorded
 	t.Logf("most recovery attempts of a workflow: %d", maxAttempts)
 	return verifySideEffects(t, dir, runs)
 }
 
-// stepSummary describes recorded steps as "1 step-1 12 <nil>; …".
+// stepSummary describes recorded steps as "1 step-1 12 <nil>; …"; a sleep's
+// output, a time, is left out.
 func stepSummary(steps []store.Step) string {
 	var parts []string
 	for _, s := range steps {
-		parts = append(parts, fmt.Sprintf("%d %s %s %s", s.StepID, s.Name, s.Output, s.Error))
+		out := s.Output
+		if s.Name == "durable.sleep" {
+			out = nil
+		}
+		parts = append(parts, fmt.Sprintf("%d %s %s %s", s.StepID, s.Name, out, s.Error))
 	}
 	return strings.Join(parts, "; ")
 }
 
 func wantSteps(i int) string {
 	var parts []string
+	n := 0
 	for k := 1; k <= crashSteps; k++ {
-		parts = append(parts, fmt.Sprintf("%d step-%d %d ", k, k, crashStepValue(i, k)))
+		n++
+		parts = append(parts, fmt.Sprintf("%d step-%d %d ", n, k, crashStepValue(i, k)))
+		if k == 2 && crashWaiter(i) {
+			parts = append(parts,
+				fmt.Sprintf("%d durable.recv %d ", n+1, i), // the message
+				fmt.Sprintf("%d durable.sleep  ", n+2),     // the receive's deadline
+				fmt.Sprintf("%d durable.sleep  ", n+3))     // the sleep
+			n += 3
+		}
 	}
 	return strings.Join(parts, "; ")
 }

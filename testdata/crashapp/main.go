@@ -5,6 +5,11 @@
 // moment, start it again and check that every workflow completes once with
 // every step recorded once.
 //
+// Every tenth workflow is a waiter: after step 2 it waits in Recv for a
+// message (sent once, by idempotency key, 30 ms after its start) and then
+// sleeps 60 ms, long enough to suspend, so kills also land while a workflow
+// waits for a message or sleeps.
+//
 // It prints "ready" after Launch (which recovers the workflows a killed run
 // left PENDING) and "done" once every result is checked, then exits 0. A
 // wrong result makes it exit 1.
@@ -61,6 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		AppName:           "crashapp",
 		SystemDatabaseURL: "sqlite:" + *db,
 		Logger:            slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		SuspendSleepsOver: 40 * time.Millisecond,
 	})
 	if err != nil {
 		return err
@@ -74,7 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "ready")
 
-	runErr := runAll(ctx, wf, *n)
+	runErr := runAll(ctx, eng, wf, *n)
 	shutdownCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := errors.Join(runErr, eng.Shutdown(shutdownCtx)); err != nil {
@@ -104,6 +110,16 @@ func crashWorkflow(sideEffects *os.File) func(context.Context, int) (string, err
 				return "", err
 			}
 			sum += v
+			if k == 2 && Waiter(i) {
+				msg, err := durable.Recv[int](ctx, "go", time.Minute)
+				if err != nil {
+					return "", fmt.Errorf("recv: %w", err)
+				}
+				if err := durable.Sleep(ctx, 60*time.Millisecond); err != nil {
+					return "", err
+				}
+				sum += msg
+			}
 		}
 		return fmt.Sprintf("wf-%d:%d", i, sum), nil
 	}
@@ -111,18 +127,24 @@ func crashWorkflow(sideEffects *os.File) func(context.Context, int) (string, err
 
 func stepValue(i, k int) int { return 10*i + k }
 
+// Waiter reports whether workflow i waits for a message and sleeps.
+func Waiter(i int) bool { return i%10 == 0 }
+
 // expected is the result workflow i must return.
 func expected(i int) string {
 	sum := 0
 	for k := 1; k <= steps; k++ {
 		sum += stepValue(i, k)
 	}
+	if Waiter(i) {
+		sum += i // the message
+	}
 	return fmt.Sprintf("wf-%d:%d", i, sum)
 }
 
 // runAll starts workflows wf-000 … wf-<n-1>, at most inFlight at a time,
 // and checks every result.
-func runAll(ctx context.Context, wf *durable.Workflow[int, string], n int) error {
+func runAll(ctx context.Context, eng *durable.Engine, wf *durable.Workflow[int, string], n int) error {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -143,6 +165,15 @@ func runAll(ctx context.Context, wf *durable.Workflow[int, string], n int) error
 			if err != nil {
 				fail(fmt.Errorf("start %s: %w", id, err))
 				return
+			}
+			if Waiter(i) {
+				// Sent again by every run of this program; the key
+				// delivers it once.
+				time.Sleep(30 * time.Millisecond)
+				if err := eng.Send(ctx, id, "go", i, durable.WithIdempotencyKey("go-"+id)); err != nil {
+					fail(fmt.Errorf("send to %s: %w", id, err))
+					return
+				}
 			}
 			got, err := h.Result(ctx)
 			if err != nil {
