@@ -39,6 +39,7 @@ const (
 type writer struct {
 	db       *sqlx.DB
 	hub      *hub
+	version  *sqlx.Stmt // PRAGMA data_version, used only by the loop
 	queue    chan write
 	quit     chan struct{}
 	stopped  chan struct{}
@@ -100,6 +101,9 @@ func (w *writer) loop() {
 			if poll != nil {
 				poll.Stop()
 			}
+			if w.version != nil {
+				w.version.Close()
+			}
 			return
 		}
 	collect:
@@ -115,10 +119,18 @@ func (w *writer) loop() {
 	}
 }
 
-// dataVersion reads PRAGMA data_version, -1 on error.
+// dataVersion reads PRAGMA data_version, -1 on error. The statement is
+// prepared once: parsing it each time would cost more than running it.
 func (w *writer) dataVersion() int {
+	if w.version == nil {
+		stmt, err := w.db.Preparex("PRAGMA data_version")
+		if err != nil {
+			return -1
+		}
+		w.version = stmt
+	}
 	var v int
-	if err := w.db.Get(&v, "PRAGMA data_version"); err != nil {
+	if err := w.version.Get(&v); err != nil {
 		return -1
 	}
 	return v
