@@ -2,9 +2,11 @@ package durable_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"strings"
+	"time"
 
 	"github.com/dboslite/dboslite/durable"
 )
@@ -54,4 +56,58 @@ func Example() {
 	// hello, ADA
 	// step 1 "upper" recorded "ADA"
 	// step 2 "greet" recorded "hello, ADA"
+}
+
+// A workflow waits durably for a message, reports progress through an
+// event, and sleeps; the caller answers from outside the workflow.
+func Example_messages() {
+	ctx := context.Background()
+	eng, err := durable.New(durable.Config{AppName: "approvals", SystemDatabaseURL: "sqlite::memory:"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	approve, err := durable.Register(eng, "approve", func(ctx context.Context, doc string) (string, error) {
+		if err := durable.SetEvent(ctx, "status", "waiting for a decision"); err != nil {
+			return "", err
+		}
+		decision, err := durable.Recv[string](ctx, "decision", time.Hour)
+		if errors.Is(err, durable.ErrTimeout) {
+			return doc + ": no decision within an hour", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if err := durable.Sleep(ctx, 10*time.Millisecond); err != nil { // durable: survives a restart
+			return "", err
+		}
+		return doc + ": " + decision, nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := eng.Launch(ctx); err != nil {
+		log.Fatal(err)
+	}
+	defer eng.Shutdown(ctx)
+
+	h, err := approve.Start(ctx, "invoice-17", durable.WithID("approve-invoice-17"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	status, err := durable.GetEvent[string](ctx, eng, h.ID(), "status", time.Minute)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(status)
+	if err := eng.Send(ctx, h.ID(), "decision", "approved"); err != nil {
+		log.Fatal(err)
+	}
+	out, err := h.Result(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(out)
+	// Output:
+	// waiting for a decision
+	// invoice-17: approved
 }
