@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/dboslite/dboslite/store"
 )
@@ -76,4 +77,52 @@ func (e *Engine) writeErr(id string, err error) error {
 		return fmt.Errorf("workflow %s: %w", id, ErrWorkflowCancelled)
 	}
 	return fmt.Errorf("durable: %w", err)
+}
+
+// watchCancels stops runs of this process that another process cancelled:
+// while workflows run here, every commit by another process (store.KeyAny)
+// makes it look for workflows of this executor cancelled since its last
+// look, and cancel their contexts. Within this process Cancel does that
+// directly. Without a store.Watcher, cancelled runs stop at their next
+// durable operation only.
+func (e *Engine) watchCancels() {
+	defer e.loops.Done()
+	w, ok := e.store.(store.Watcher)
+	if !ok {
+		return
+	}
+	since := e.now()
+	for {
+		e.mu.Lock()
+		n := e.executing
+		e.mu.Unlock()
+		if n == 0 {
+			select {
+			case <-e.busy: // a workflow started running here
+			case <-e.life.Done():
+				return
+			}
+			continue
+		}
+		ch, stop := w.Watch(store.KeyAny)
+		select {
+		case <-ch:
+		case <-e.life.Done():
+			stop()
+			return
+		}
+		stop()
+		// Clocks of processes sharing a file agree only roughly.
+		from, next := since.Add(-time.Second), e.now()
+		cancelled, err := e.store.ListWorkflows(e.life, store.ListParams{
+			Statuses: []store.Status{store.StatusCancelled}, ExecutorID: e.cfg.ExecutorID, UpdatedAfter: from,
+		})
+		if err != nil {
+			continue
+		}
+		since = next
+		for _, wf := range cancelled {
+			e.cancelLocal(wf.ID)
+		}
+	}
 }

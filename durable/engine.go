@@ -38,6 +38,11 @@ type Engine struct {
 	active   map[string]*run // workflows running in this process, by ID
 	runs     sync.WaitGroup
 	wakeups  wakeups
+	loops    sync.WaitGroup // background loops started by Launch
+	// executing counts workflow functions running now (not suspended);
+	// busy receives when it rises from zero. See watchCancels.
+	executing int
+	busy      chan struct{}
 }
 
 // New makes an engine and opens its system database, creating the SQLite
@@ -64,6 +69,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.life, e.cancel = context.WithCancel(context.Background())
 	e.wakeups = wakeups{resume: e.resume, now: cfg.Now}
+	e.busy = make(chan struct{}, 1)
 	return e, nil
 }
 
@@ -89,7 +95,9 @@ func (e *Engine) Launch(ctx context.Context) error {
 		return ErrShutdown
 	}
 	e.state = stateLaunched
+	e.loops.Add(1)
 	e.mu.Unlock()
+	go e.watchCancels()
 	return e.recoverPending(ctx)
 }
 
@@ -110,7 +118,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	e.wakeups.close()
 
 	stopped := make(chan struct{})
-	go func() { e.runs.Wait(); close(stopped) }()
+	go func() { e.runs.Wait(); e.loops.Wait(); close(stopped) }()
 	select {
 	case <-stopped:
 	case <-ctx.Done():

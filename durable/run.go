@@ -77,11 +77,20 @@ func (e *Engine) execute(r *run, wf store.Workflow, steps []store.Step) {
 	if r.cancelled {
 		cancel(ErrWorkflowCancelled)
 	}
+	if e.executing++; e.executing == 1 {
+		select {
+		case e.busy <- struct{}{}:
+		default:
+		}
+	}
 	e.mu.Unlock()
 	st := newState(e, wf, steps)
 	returned := false
 	defer func() {
 		cancel(nil)
+		e.mu.Lock()
+		e.executing--
+		e.mu.Unlock()
 		if !returned { // runtime.Goexit: a suspension, or user code quit
 			if !st.wakeAt.IsZero() {
 				e.suspend(r, st.wakeAt)

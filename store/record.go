@@ -102,5 +102,6 @@ type ListParams struct {
 	ApplicationVersion string
 	IDPrefix           string
 	ParentID           string
-	Limit              int // 0 means no limit
+	UpdatedAfter       time.Time // rows changed at or after this time
+	Limit              int       // 0 means no limit
 }

@@ -140,6 +140,10 @@ func (s *Store) ListWorkflows(ctx context.Context, p store.ListParams) ([]store.
 			args = append(args, f.val)
 		}
 	}
+	if !p.UpdatedAfter.IsZero() {
+		where = append(where, "updated_at >= ?")
+		args = append(args, millis(p.UpdatedAfter))
+	}
 	if p.IDPrefix != "" {
 		// Compared as bytes: on TEXT, substr counts characters, not the
 		// bytes len counts.
