@@ -25,6 +25,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("ListWorkflows", func(t *testing.T) { testListWorkflows(t, newStore) })
 	t.Run("RecoverWorkflow", func(t *testing.T) { testRecoverWorkflow(t, newStore) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, newStore) })
+	t.Run("Queue", func(t *testing.T) { testQueue(t, newStore) })
 	t.Run("Close", func(t *testing.T) { testClose(t, newStore) })
 }
 
@@ -99,6 +100,9 @@ func norm(wf store.Workflow) store.Workflow {
 	wf.CreatedAt = wf.CreatedAt.UTC()
 	wf.UpdatedAt = wf.UpdatedAt.UTC()
 	wf.CompletedAt = wf.CompletedAt.UTC()
+	wf.Deadline = wf.Deadline.UTC()
+	wf.NotBefore = wf.NotBefore.UTC()
+	wf.StartedAt = wf.StartedAt.UTC()
 	return wf
 }
 
