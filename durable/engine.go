@@ -38,6 +38,8 @@ type Engine struct {
 	active   map[string]*run // workflows running in this process, by ID
 	runs     sync.WaitGroup
 	wakeups  wakeups
+	queues   map[string]*dispatcher // by queue name; fixed at Launch
+	loops    sync.WaitGroup         // the dispatchers' goroutines
 }
 
 // New makes an engine and opens its system database, creating the SQLite
@@ -54,6 +56,7 @@ func New(cfg Config) (*Engine, error) {
 		log:      cfg.Logger,
 		registry: map[string]*registration{},
 		active:   map[string]*run{},
+		queues:   map[string]*dispatcher{},
 	}
 	if e.store == nil {
 		s, err := store.Open(context.Background(), cfg.SystemDatabaseURL)
@@ -77,7 +80,9 @@ func (e *Engine) ExecutorID() string { return e.cfg.ExecutorID }
 func (e *Engine) ApplicationVersion() string { return e.cfg.ApplicationVersion }
 
 // Launch recovers the PENDING workflows of this executor and application
-// version and starts them again. Register every workflow before Launch.
+// version and starts them again (those of a queue go back to it), then
+// starts serving the registered queues. Register every workflow and queue
+// before Launch.
 func (e *Engine) Launch(ctx context.Context) error {
 	e.mu.Lock()
 	switch e.state {
@@ -90,7 +95,9 @@ func (e *Engine) Launch(ctx context.Context) error {
 	}
 	e.state = stateLaunched
 	e.mu.Unlock()
-	return e.recoverPending(ctx)
+	err := e.recoverPending(ctx)
+	e.startDispatchers()
+	return err
 }
 
 // Shutdown stops the engine gracefully: running workflows see their
@@ -108,6 +115,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	e.mu.Unlock()
 	e.cancel()
 	e.wakeups.close()
+	e.loops.Wait() // the dispatchers start nothing more
 
 	stopped := make(chan struct{})
 	go func() { e.runs.Wait(); close(stopped) }()
