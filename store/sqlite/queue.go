@@ -3,11 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-
-	"github.com/jmoiron/sqlx"
 
 	"github.com/dboslite/dboslite/store"
 )
@@ -16,7 +15,7 @@ import (
 func (s *Store) Enqueue(ctx context.Context, p store.EnqueueParams) (store.Workflow, bool, error) {
 	var row workflowRow
 	var created bool
-	err := s.w.do(ctx, []string{store.KeyWorkflow(p.ID)}, func(tx *sqlx.Tx) error {
+	err := s.w.doPrepared(ctx, []string{store.KeyWorkflow(p.ID)}, func(tx *wtx) error {
 		var err error
 		row, created, err = enqueue(tx, p)
 		return err
@@ -30,7 +29,7 @@ func (s *Store) Enqueue(ctx context.Context, p store.EnqueueParams) (store.Workf
 // enqueue inserts the row unless its ID exists. The ID is looked at before
 // the deduplication ID, so enqueueing an existing workflow again returns
 // it whatever holds the deduplication ID now.
-func enqueue(tx *sqlx.Tx, p store.EnqueueParams) (workflowRow, bool, error) {
+func enqueue(tx txer, p store.EnqueueParams) (workflowRow, bool, error) {
 	var row workflowRow
 	if p.Queue == "" {
 		return row, false, errors.New("no queue name")
@@ -56,12 +55,12 @@ func enqueue(tx *sqlx.Tx, p store.EnqueueParams) (workflowRow, bool, error) {
 		ParentID: p.ParentID, QueueName: p.Queue, DeadlineAt: millis(p.Deadline), TimeoutMS: p.Timeout.Milliseconds(),
 		Priority: p.Priority, DedupID: p.DeduplicationID, PartitionKey: p.PartitionKey, NotBefore: millis(p.NotBefore),
 		CreatedAt: t, UpdatedAt: t}
-	res, err := tx.NamedExec(`INSERT INTO workflows (id, name, status, input, executor_id, app_version, app_name,
+	res, err := tx.Exec(`INSERT INTO workflows (id, name, status, input, executor_id, app_version, app_name,
 			parent_id, queue_name, recovery_attempts, deadline_at, timeout_ms, priority, dedup_id, partition_key,
 			not_before, created_at, updated_at)
-		VALUES (:id, :name, :status, :input, :executor_id, :app_version, :app_name, :parent_id, :queue_name, 0,
-			:deadline_at, :timeout_ms, :priority, :dedup_id, :partition_key, :not_before, :created_at, :updated_at)
-		ON CONFLICT (id) DO NOTHING`, row)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		row.ID, row.Name, row.Status, row.Input, row.ExecutorID, row.AppVersion, row.AppName, row.ParentID, row.QueueName,
+		row.DeadlineAt, row.TimeoutMS, row.Priority, row.DedupID, row.PartitionKey, row.NotBefore, row.CreatedAt, row.UpdatedAt)
 	if err != nil {
 		return row, false, err
 	}
@@ -78,7 +77,7 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Workflo
 		return nil, nil
 	}
 	var rows []workflowRow
-	err := s.w.do(ctx, nil, func(tx *sqlx.Tx) error {
+	err := s.w.doPrepared(ctx, nil, func(tx *wtx) error {
 		var err error
 		rows, err = claim(tx, p)
 		return err
@@ -97,7 +96,7 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Workflo
 }
 
 // claim sets the claimable rows PENDING and returns them in claim order.
-func claim(tx *sqlx.Tx, p store.ClaimParams) ([]workflowRow, error) {
+func claim(tx txer, p store.ClaimParams) ([]workflowRow, error) {
 	t := millis(now(p.Now))
 	limit, err := capacity(tx, p, t)
 	if err != nil || limit <= 0 {
@@ -107,16 +106,13 @@ func claim(tx *sqlx.Tx, p store.ClaimParams) ([]workflowRow, error) {
 	if err != nil || len(ids) == 0 {
 		return nil, err
 	}
-	q, args, err := sqlx.In(`UPDATE workflows SET status = 'PENDING', executor_id = ?, app_version = ?,
+	var rows []workflowRow
+	err = tx.Select(&rows, `UPDATE workflows SET status = 'PENDING', executor_id = ?, app_version = ?,
 			started_at = ?, updated_at = ?, recovery_attempts = recovery_attempts + 1,
 			deadline_at = CASE WHEN deadline_at = 0 AND timeout_ms > 0 THEN ? + timeout_ms ELSE deadline_at END
-		WHERE status = 'ENQUEUED' AND id IN (?) RETURNING `+workflowColumns,
-		p.ExecutorID, p.ApplicationVersion, t, t, t, ids)
+		WHERE status = 'ENQUEUED' AND id IN (SELECT value FROM json_each(?)) RETURNING `+workflowColumns,
+		p.ExecutorID, p.ApplicationVersion, t, t, t, jsonList(ids))
 	if err != nil {
-		return nil, err
-	}
-	var rows []workflowRow
-	if err := tx.Select(&rows, q, args...); err != nil {
 		return nil, err
 	}
 	order := make(map[string]int, len(ids))
@@ -128,7 +124,7 @@ func claim(tx *sqlx.Tx, p store.ClaimParams) ([]workflowRow, error) {
 }
 
 // capacity is how many rows the queue's limits admit now, at most p.Max.
-func capacity(tx *sqlx.Tx, p store.ClaimParams, t int64) (int, error) {
+func capacity(tx txer, p store.ClaimParams, t int64) (int, error) {
 	limit := p.Max
 	if p.GlobalConcurrency > 0 {
 		var running int
@@ -149,30 +145,35 @@ func capacity(tx *sqlx.Tx, p store.ClaimParams, t int64) (int, error) {
 }
 
 // readyWhere selects a queue's rows that are due, of a version this worker
-// runs and with a name it runs; its arguments are readyArgs.
-const readyWhere = `status = 'ENQUEUED' AND queue_name = ? AND not_before <= ? AND app_version IN (?, '') AND name IN (?)`
+// runs and with a name it runs; its arguments are readyArgs. The names
+// are one JSON argument, so the statement's text is the same whatever
+// their number and the writer keeps it prepared.
+const readyWhere = `status = 'ENQUEUED' AND queue_name = ? AND not_before <= ? AND app_version IN (?, '')
+	AND name IN (SELECT value FROM json_each(?))`
 
 func readyArgs(p store.ClaimParams, t int64) []any {
-	return []any{p.Queue, t, p.ApplicationVersion, p.Names}
+	return []any{p.Queue, t, p.ApplicationVersion, jsonList(p.Names)}
+}
+
+// jsonList encodes strings as a JSON array.
+func jsonList(ss []string) string {
+	b, _ := json.Marshal(ss) // strings always encode
+	return string(b)
 }
 
 // claimable returns the IDs of at most limit rows to claim, in order.
-func claimable(tx *sqlx.Tx, p store.ClaimParams, limit int, t int64) ([]string, error) {
+func claimable(tx txer, p store.ClaimParams, limit int, t int64) ([]string, error) {
 	if p.PartitionConcurrency <= 0 {
-		q, args, err := sqlx.In(`SELECT id FROM workflows WHERE `+readyWhere+`
-			ORDER BY priority, created_at, rowid LIMIT ?`, append(readyArgs(p, t), limit)...)
-		if err != nil {
-			return nil, err
-		}
 		var ids []string
-		return ids, tx.Select(&ids, q, args...)
+		return ids, tx.Select(&ids, `SELECT id FROM workflows WHERE `+readyWhere+`
+			ORDER BY priority, created_at, rowid LIMIT ?`, append(readyArgs(p, t), limit)...)
 	}
 	return claimablePartitioned(tx, p, limit, t)
 }
 
 // claimablePartitioned walks the first rows of each partition in claim
 // order, taking those whose partition has a free slot.
-func claimablePartitioned(tx *sqlx.Tx, p store.ClaimParams, limit int, t int64) ([]string, error) {
+func claimablePartitioned(tx txer, p store.ClaimParams, limit int, t int64) ([]string, error) {
 	running := map[string]int{}
 	var counts []struct {
 		Key string `db:"partition_key"`
@@ -185,14 +186,12 @@ func claimablePartitioned(tx *sqlx.Tx, p store.ClaimParams, limit int, t int64) 
 	for _, c := range counts {
 		running[c.Key] = c.N
 	}
-	q, args, err := sqlx.In(`SELECT id, partition_key FROM (
+	q := `SELECT id, partition_key FROM (
 			SELECT id, partition_key, priority, created_at, rowid AS seq,
 				row_number() OVER (PARTITION BY partition_key ORDER BY priority, created_at, rowid) AS rank
-			FROM workflows WHERE `+readyWhere+` AND partition_key != '')
-		WHERE rank <= ? ORDER BY priority, created_at, seq`, append(readyArgs(p, t), p.PartitionConcurrency)...)
-	if err != nil {
-		return nil, err
-	}
+			FROM workflows WHERE ` + readyWhere + ` AND partition_key != '')
+		WHERE rank <= ? ORDER BY priority, created_at, seq`
+	args := append(readyArgs(p, t), p.PartitionConcurrency)
 	var cands []struct {
 		ID  string `db:"id"`
 		Key string `db:"partition_key"`
@@ -216,7 +215,7 @@ func claimablePartitioned(tx *sqlx.Tx, p store.ClaimParams, limit int, t int64) 
 // Requeue implements store.Store.
 func (s *Store) Requeue(ctx context.Context, p store.RequeueParams) (store.Workflow, error) {
 	var row workflowRow
-	err := s.w.do(ctx, []string{store.KeyWorkflow(p.WorkflowID)}, func(tx *sqlx.Tx) error {
+	err := s.w.doPrepared(ctx, []string{store.KeyWorkflow(p.WorkflowID)}, func(tx *wtx) error {
 		t := millis(now(p.Now))
 		stop := p.MaxAttempts >= 0
 		if _, err := tx.Exec(`UPDATE workflows SET status = 'ENQUEUED', updated_at = ?

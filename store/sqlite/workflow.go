@@ -93,7 +93,7 @@ func now(t time.Time) time.Time {
 func (s *Store) CreateWorkflow(ctx context.Context, p store.WorkflowCreateParams) (store.Workflow, bool, error) {
 	var row workflowRow
 	var created bool
-	err := s.w.do(ctx, []string{store.KeyWorkflow(p.ID)}, func(tx *sqlx.Tx) error {
+	err := s.w.doPrepared(ctx, []string{store.KeyWorkflow(p.ID)}, func(tx *wtx) error {
 		t := millis(now(p.Now))
 		res, err := tx.Exec(`INSERT INTO workflows (id, name, status, input, executor_id, app_version, app_name,
 				parent_id, recovery_attempts, deadline_at, created_at, updated_at)
@@ -185,7 +185,7 @@ func (s *Store) SetOutcome(ctx context.Context, p store.OutcomeParams) (bool, er
 	}
 	var updated bool
 	keys := []string{store.KeyWorkflow(p.WorkflowID)}
-	err := s.w.do(ctx, keys, func(tx *sqlx.Tx) error {
+	err := s.w.doPrepared(ctx, keys, func(tx *wtx) error {
 		t := millis(now(p.Now))
 		res, err := tx.Exec(`UPDATE workflows SET status = ?, output = ?, error = ?, completed_at = ?, updated_at = ?
 			WHERE id = ? AND status = ?`, p.Status, p.Output, p.Error, t, t, p.WorkflowID, store.StatusPending)
@@ -208,7 +208,7 @@ func (s *Store) SetOutcome(ctx context.Context, p store.OutcomeParams) (bool, er
 }
 
 // exists returns store.ErrNotFound unless a workflow has this ID.
-func exists(tx *sqlx.Tx, id string) error {
+func exists(tx txer, id string) error {
 	var n int
 	if err := tx.Get(&n, `SELECT count(*) FROM workflows WHERE id = ?`, id); err != nil {
 		return err
