@@ -54,9 +54,15 @@ type Backoff struct {
 	max, next time.Duration
 }
 
-// NewBackoff returns the back-off of q's dispatcher.
+// NewBackoff returns the back-off of q's dispatcher. A rate-limited queue
+// polls at least ten times per period, so a window that reopens is noticed
+// within a tenth of the period.
 func NewBackoff(q Queue) *Backoff {
-	return &Backoff{max: q.pollInterval(), next: MinPollInterval}
+	limit := q.pollInterval()
+	if r := q.RateLimit; r != nil {
+		limit = max(MinPollInterval, min(limit, r.Period/10))
+	}
+	return &Backoff{max: limit, next: MinPollInterval}
 }
 
 // Next returns how long to wait before the next poll, and doubles the

@@ -35,7 +35,8 @@ type Queue struct {
 	// PollInterval is the longest a dispatcher waits before looking again
 	// for work it was not told of: work enqueued by another process, a
 	// delay or a rate-limit window running out. Defaults to 1s; values
-	// under 5ms count as 5ms.
+	// under 5ms count as 5ms. A rate-limited queue polls at least ten
+	// times per RateLimit.Period.
 	PollInterval time.Duration
 }
 

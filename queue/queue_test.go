@@ -88,4 +88,10 @@ func TestBackoff(t *testing.T) {
 		d.Next()
 	}
 	is.Equal(d.Next(), queue.DefaultPollInterval) // defaults to 1s
+
+	r := queue.NewBackoff(queue.Queue{Name: "q", RateLimit: &queue.RateLimit{Limit: 1, Period: 500 * ms}})
+	for range 20 {
+		r.Next()
+	}
+	is.Equal(r.Next(), 50*ms) // a tenth of the rate limit's period
 }
