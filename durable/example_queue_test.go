@@ -25,7 +25,7 @@ func ExampleRegisterQueue() {
 	}
 	err = durable.RegisterQueue(eng, queue.Queue{
 		Name:              "email",
-		GlobalConcurrency: 5,                                                 // at most 5 at once, across processes
+		GlobalConcurrency: 5,                                                // at most 5 at once, across processes
 		RateLimit:         &queue.RateLimit{Limit: 10, Period: time.Second}, // at most 10 starts a second
 	})
 	if err != nil {

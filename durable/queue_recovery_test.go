@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/matryer/is"
+	"go.uber.org/goleak"
 
 	"github.com/dboslite/dboslite/durable"
 	"github.com/dboslite/dboslite/queue"
@@ -116,4 +117,43 @@ func TestQueueEnqueueFromWorkflowIsCheckpointed(t *testing.T) {
 	steps := v.steps("p")
 	is.Equal(steps[0].Name, "child") // the enqueue is step 1 of the parent
 	is.Equal(steps[0].ChildID, "p-1")
+}
+
+func TestQueueShutdownStopsDispatchers(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, before) })
+	is := is.New(t)
+	v := setup(t)
+	e := v.engine()
+	g := newGate()
+	wf := register(t, e, "gated", g.workflow)
+	registerQueue(t, e, queue.Queue{Name: "q", GlobalConcurrency: 1})
+	registerQueue(t, e, queue.Queue{Name: "idle"})
+	launch(t, e)
+	ctx := t.Context()
+	for i := range 3 {
+		_, err := wf.Start(ctx, "x", durable.WithQueue("q"), durable.WithID(fmt.Sprintf("w-%d", i)))
+		is.NoErr(err)
+	}
+	<-g.started // one runs, two wait in the queue
+	is.NoErr(e.Shutdown(ctx))
+	is.Equal(v.workflow("w-0").Status, store.StatusPending)  // the running one resumes at the next Launch
+	is.Equal(v.workflow("w-1").Status, store.StatusEnqueued) // the others stay queued
+	is.Equal(v.workflow("w-2").Status, store.StatusEnqueued)
+
+	// The next Launch puts w-0 back in its queue and runs them all.
+	e2 := v.engine()
+	g2 := newGate()
+	close(g2.open)
+	register(t, e2, "gated", g2.workflow)
+	registerQueue(t, e2, queue.Queue{Name: "q", GlobalConcurrency: 1})
+	launch(t, e2)
+	for i := range 3 {
+		h, err := durable.Retrieve[string](ctx, e2, fmt.Sprintf("w-%d", i))
+		is.NoErr(err)
+		_, err = h.Result(ctx)
+		is.NoErr(err) // each runs after the restart
+	}
+	is.Equal(v.workflow("w-0").RecoveryAttempts, 2) // w-0 was claimed twice
+	is.NoErr(e2.Shutdown(ctx))
 }

@@ -52,7 +52,7 @@ func run(ctx context.Context) error {
 	// Register the queue in every process that should run its workflows.
 	if err := durable.RegisterQueue(eng, queue.Queue{
 		Name:              "email",
-		GlobalConcurrency: 2,                                                // across all processes
+		GlobalConcurrency: 2,                                               // across all processes
 		RateLimit:         &queue.RateLimit{Limit: 5, Period: time.Second}, // starts per second
 	}); err != nil {
 		return err
