@@ -32,7 +32,7 @@ type enqueueOptions struct {
 	partition  string
 	delay      time.Duration
 	queueOnly  []string // the queue options given, to report them without WithQueue
-	hasPrioity bool
+	hasPriority bool
 }
 
 // WithQueue enqueues the workflow on the named queue instead of running
@@ -47,7 +47,7 @@ func WithQueue(name string) StartOption { return func(o *startOptions) { o.q.que
 // equal priorities run oldest first. Needs WithQueue.
 func WithPriority(p int) StartOption {
 	return func(o *startOptions) {
-		o.q.priority, o.q.hasPrioity = p, true
+		o.q.priority, o.q.hasPriority = p, true
 		o.q.queueOnly = append(o.q.queueOnly, "WithPriority")
 	}
 }
@@ -99,7 +99,7 @@ func (e *Engine) checkEnqueue(o enqueueOptions) error {
 		}
 		return nil
 	}
-	if o.hasPrioity && (o.priority < 1 || o.priority > math.MaxInt32) {
+	if o.hasPriority && (o.priority < 1 || o.priority > math.MaxInt32) {
 		return fmt.Errorf("%w: priority %d is outside 1..2^31-1", ErrInvalidEnqueue, o.priority)
 	}
 	if o.delay < 0 {

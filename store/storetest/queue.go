@@ -94,6 +94,11 @@ func testQueue(t *testing.T, newStore func(t *testing.T) store.Store) {
 		p2 := enqueueParams("wf-2", "q", 6)
 		p2.DeduplicationID = "d"
 		enqueue(t, s, p2) // released once the holder finished
+		_, err = s.CancelWorkflow(t.Context(), store.CancelParams{WorkflowID: "wf-2", Now: at(7)})
+		is.NoErr(err) // cancel
+		p4 := enqueueParams("wf-4", "q", 8)
+		p4.DeduplicationID = "d"
+		enqueue(t, s, p4) // and once the holder is cancelled
 	})
 
 	t.Run("claims by priority, then oldest first", func(t *testing.T) {
