@@ -25,13 +25,13 @@ const (
 
 // enqueueOptions are the start options that concern queues.
 type enqueueOptions struct {
-	queue      string
-	priority   int
-	dedupID    string
-	dedup      DeduplicationPolicy
-	partition  string
-	delay      time.Duration
-	queueOnly  []string // the queue options given, to report them without WithQueue
+	queue       string
+	priority    int
+	dedupID     string
+	dedup       DeduplicationPolicy
+	partition   string
+	delay       time.Duration
+	queueOnly   []string // the queue options given, to report them without WithQueue
 	hasPriority bool
 }
 
