@@ -108,18 +108,22 @@ func crashRound(t *testing.T, rng *rand.Rand, bin, dir string, minDelay, maxDela
 
 // buildCrashApp builds testdata/crashapp, without cgo, into a temporary
 // folder.
-func buildCrashApp(t *testing.T) string {
+func buildCrashApp(t *testing.T) string { return buildHelper(t, "crashapp") }
+
+// buildHelper builds the helper program testdata/<name>, without cgo, into
+// a temporary folder.
+func buildHelper(t *testing.T, name string) string {
 	is := is.New(t)
 	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
 	if _, err := os.Stat(goBin); err != nil {
 		goBin, err = exec.LookPath("go")
 		is.NoErr(err) // a go command to build the helper
 	}
-	bin := filepath.Join(t.TempDir(), "crashapp")
+	bin := filepath.Join(t.TempDir(), name)
 	if runtime.GOOS == "windows" {
 		bin += ".exe"
 	}
-	cmd := exec.Command(goBin, "build", "-o", bin, "../testdata/crashapp")
+	cmd := exec.Command(goBin, "build", "-o", bin, "../testdata/"+name)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
@@ -127,7 +131,7 @@ func buildCrashApp(t *testing.T) string {
 		t.Logf("go build:\n%s", out)
 	}
 	is.NoErr(err) // the helper builds
-	t.Logf("built the helper in %v", time.Since(start).Round(time.Millisecond))
+	t.Logf("built %s in %v", name, time.Since(start).Round(time.Millisecond))
 	return bin
 }
 

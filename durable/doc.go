@@ -20,6 +20,15 @@
 // [*StepError]. Calling [Workflow.Start] from a workflow makes a child
 // workflow whose ID is "<parent>-<step number>".
 //
+// # Queues
+//
+// [RegisterQueue] makes the engine serve a [queue.Queue] from Launch on.
+// [WithQueue] makes Start enqueue instead of run: the workflow is recorded
+// ENQUEUED and runs in whichever process serving the queue claims it
+// first, within the queue's limits, ordered by [WithPriority] and
+// deduplicated by [WithDeduplicationID]. A queued workflow recovered after
+// a crash goes back through its queue.
+//
 // # Recovery
 //
 // At Launch the engine resumes the PENDING workflows recorded under its

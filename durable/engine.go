@@ -38,7 +38,8 @@ type Engine struct {
 	active   map[string]*run // workflows running in this process, by ID
 	runs     sync.WaitGroup
 	wakeups  wakeups
-	loops    sync.WaitGroup // background loops started by Launch
+	queues   map[string]*dispatcher // by queue name; fixed at Launch
+	loops    sync.WaitGroup         // background loops started by Launch: dispatchers, watchCancels
 	// executing counts workflow functions running now (not suspended);
 	// busy receives when it rises from zero. See watchCancels.
 	executing int
@@ -59,6 +60,7 @@ func New(cfg Config) (*Engine, error) {
 		log:      cfg.Logger,
 		registry: map[string]*registration{},
 		active:   map[string]*run{},
+		queues:   map[string]*dispatcher{},
 	}
 	if e.store == nil {
 		s, err := store.Open(context.Background(), cfg.SystemDatabaseURL)
@@ -83,7 +85,9 @@ func (e *Engine) ExecutorID() string { return e.cfg.ExecutorID }
 func (e *Engine) ApplicationVersion() string { return e.cfg.ApplicationVersion }
 
 // Launch recovers the PENDING workflows of this executor and application
-// version and starts them again. Register every workflow before Launch.
+// version and starts them again (those of a queue go back to it), then
+// starts serving the registered queues. Register every workflow and queue
+// before Launch.
 func (e *Engine) Launch(ctx context.Context) error {
 	e.mu.Lock()
 	switch e.state {
@@ -98,7 +102,9 @@ func (e *Engine) Launch(ctx context.Context) error {
 	e.loops.Add(1)
 	e.mu.Unlock()
 	go e.watchCancels()
-	return e.recoverPending(ctx)
+	err := e.recoverPending(ctx)
+	e.startDispatchers()
+	return err
 }
 
 // Shutdown stops the engine gracefully: running workflows see their
@@ -116,6 +122,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	e.mu.Unlock()
 	e.cancel()
 	e.wakeups.close()
+	e.loops.Wait() // the dispatchers start nothing more
 
 	stopped := make(chan struct{})
 	go func() { e.runs.Wait(); e.loops.Wait(); close(stopped) }()

@@ -42,6 +42,18 @@ var (
 	ErrTimeout = errors.New("durable: timed out")
 	// ErrInvalidTimeout is returned for a negative timeout.
 	ErrInvalidTimeout = errors.New("durable: invalid timeout")
+	// ErrNoQueue is returned for a queue option (WithPriority,
+	// WithDeduplicationID, …) given without WithQueue.
+	ErrNoQueue = errors.New("durable: queue option without WithQueue")
+	// ErrInvalidEnqueue is returned for queue options that do not fit: a
+	// priority out of range, a negative delay, a partition key missing on
+	// a partitioned queue or given to an unpartitioned one.
+	ErrInvalidEnqueue = errors.New("durable: invalid enqueue options")
+	// ErrDeduplicated is matched by *DeduplicatedError.
+	ErrDeduplicated = errors.New("durable: workflow deduplicated")
+	// ErrDuplicateQueue is returned by RegisterQueue for a name already
+	// registered.
+	ErrDuplicateQueue = errors.New("durable: queue already registered")
 	// ErrMaxRecoveryAttemptsExceeded is returned by Result for a workflow
 	// that was recovered more often than its limit allows.
 	ErrMaxRecoveryAttemptsExceeded = errors.New("durable: workflow exceeded its maximum recovery attempts")
@@ -88,6 +100,24 @@ func (e *DeterminismError) Error() string {
 	return fmt.Sprintf("workflow %s is not deterministic: step %d was recorded as %q but the replay called %q",
 		e.WorkflowID, e.StepID, e.Recorded, e.Called)
 }
+
+// DeduplicatedError reports an enqueue refused because workflow
+// ExistingID, still ENQUEUED or PENDING in Queue, holds DeduplicationID.
+// It matches ErrDeduplicated.
+type DeduplicatedError struct {
+	WorkflowID      string // the workflow that was not enqueued
+	Queue           string
+	DeduplicationID string
+	ExistingID      string
+}
+
+func (e *DeduplicatedError) Error() string {
+	return fmt.Sprintf("durable: workflow %s was deduplicated: workflow %s holds deduplication ID %q in queue %q",
+		e.WorkflowID, e.ExistingID, e.DeduplicationID, e.Queue)
+}
+
+// Is makes errors.Is(err, ErrDeduplicated) true.
+func (e *DeduplicatedError) Is(target error) bool { return target == ErrDeduplicated }
 
 // PanicError is a panic in a workflow or a step, caught and recorded as
 // its error. The process keeps running.

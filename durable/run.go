@@ -15,8 +15,9 @@ import (
 // Sleep. done closes when it ends; then status, value, output and err say
 // how.
 type run struct {
-	id  string
-	reg *registration
+	id    string
+	reg   *registration
+	queue *dispatcher // the queue that started it, if any: told when it ends
 
 	// Guarded by Engine.mu.
 	cancel    context.CancelCauseFunc // cancels the current execution; nil while suspended
@@ -49,6 +50,9 @@ func (e *Engine) launch(reg *registration, wf store.Workflow, steps []store.Step
 		return nil, false, ErrShutdown
 	}
 	r := &run{id: wf.ID, reg: reg, done: make(chan struct{})}
+	if wf.QueueName != "" {
+		r.queue = e.queues[wf.QueueName]
+	}
 	e.active[wf.ID] = r
 	e.runs.Add(1)
 	if !wf.Deadline.IsZero() {
@@ -159,6 +163,9 @@ func (e *Engine) end(r *run, status store.Status, value any, output []byte, err 
 	e.mu.Unlock()
 	r.status, r.value, r.output, r.err = status, value, output, err
 	close(r.done)
+	if r.queue != nil {
+		r.queue.release()
+	}
 }
 
 // suspend parks a run whose workflow sleeps until wake: no goroutine holds

@@ -2,6 +2,7 @@ package durable
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,6 +16,7 @@ type startOptions struct {
 	id       string
 	timeout  time.Duration
 	detached bool
+	q        enqueueOptions
 }
 
 // WithID gives the workflow its ID instead of a new ULID. Starting an ID
@@ -25,7 +27,8 @@ func WithID(id string) StartOption { return func(o *startOptions) { o.id = id } 
 // WithTimeout gives the workflow a durable deadline, timeout from its
 // start: at the deadline it is cancelled, with its children, even if the
 // process restarted in between. A child inherits its parent's deadline
-// unless it has a timeout of its own or is Detached.
+// unless it has a timeout of its own or is Detached. With WithQueue the
+// timeout starts when the workflow leaves its queue.
 func WithTimeout(timeout time.Duration) StartOption {
 	return func(o *startOptions) { o.timeout = timeout }
 }
@@ -79,6 +82,9 @@ func (e *Engine) start(ctx context.Context, reg *registration, in any, o startOp
 	if parent != nil && inStep(ctx) {
 		return "", nil, fmt.Errorf("%w: start %q", ErrInStep, reg.name)
 	}
+	if err := e.checkEnqueue(o.q); err != nil {
+		return "", nil, err
+	}
 	var stepID int
 	if parent != nil {
 		n, rec, ok, err := parent.next(ctx)
@@ -121,8 +127,25 @@ func (e *Engine) start(ctx context.Context, reg *registration, in any, o startOp
 			p.Deadline = parent.deadline
 		}
 	}
-	wf, created, err := e.store.CreateWorkflow(ctx, p)
-	if err != nil {
+	var wf store.Workflow
+	var created bool
+	if o.q.queue != "" {
+		wf, created, err = e.enqueue(ctx, p, o)
+	} else {
+		wf, created, err = e.store.CreateWorkflow(ctx, p)
+	}
+	var dedup *DeduplicatedError
+	switch {
+	case errors.As(err, &dedup) && parent != nil:
+		// Recorded, so a replay fails the same way without enqueueing.
+		step := store.Step{WorkflowID: parent.id, StepID: stepID, Name: reg.name, Error: encodeError(err), StartedAt: p.Now, CompletedAt: e.now()}
+		if rerr := e.store.RecordStep(context.WithoutCancel(ctx), step); rerr != nil {
+			return "", nil, e.writeErr(parent.id, rerr)
+		}
+		return "", nil, err
+	case dedup != nil:
+		return "", nil, err
+	case err != nil:
 		return "", nil, fmt.Errorf("durable: start %q: %w", reg.name, err)
 	}
 	if !created && wf.Name != reg.name {
@@ -134,7 +157,7 @@ func (e *Engine) start(ctx context.Context, reg *registration, in any, o startOp
 			return "", nil, e.writeErr(parent.id, err)
 		}
 	}
-	if !created {
+	if !created || o.q.queue != "" {
 		return wf.ID, e.activeRun(wf.ID), nil
 	}
 	r, _, err := e.launch(reg, wf, nil)

@@ -1,6 +1,9 @@
 package store
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 var (
 	// ErrNotFound is returned when no workflow has the requested ID.
@@ -21,7 +24,27 @@ var (
 	// ErrClosed is returned by a store that has been closed.
 	ErrClosed = errors.New("store: closed")
 
+	// ErrDeduplicated is returned by Enqueue when another active workflow
+	// of the queue holds the deduplication ID; the error is a
+	// *DeduplicatedError.
+	ErrDeduplicated = errors.New("store: deduplication ID in use")
+
 	// ErrUnsupportedURL is returned by Open for a URL whose scheme no linked
 	// backend accepts.
 	ErrUnsupportedURL = errors.New("store: unsupported system database URL")
 )
+
+// DeduplicatedError reports an enqueue refused because workflow HolderID,
+// still active in Queue, holds DeduplicationID. It matches ErrDeduplicated.
+type DeduplicatedError struct {
+	Queue           string
+	DeduplicationID string
+	HolderID        string
+}
+
+func (e *DeduplicatedError) Error() string {
+	return fmt.Sprintf("store: deduplication ID %q of queue %q is held by workflow %s", e.DeduplicationID, e.Queue, e.HolderID)
+}
+
+// Is makes errors.Is(err, ErrDeduplicated) true.
+func (e *DeduplicatedError) Is(target error) bool { return target == ErrDeduplicated }

@@ -43,10 +43,18 @@ type Workflow struct {
 	RecoveryAttempts   int    // 1 after the first run; +1 per recovery
 	// Deadline is when the workflow is cancelled if it has not finished;
 	// zero for none.
-	Deadline    time.Time
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	CompletedAt time.Time // zero while the workflow is active
+	Deadline time.Time
+	// Timeout is the time an enqueued workflow has from its claim; its
+	// Deadline is set then.
+	Timeout         time.Duration
+	Priority        int       // queue order: lower first
+	DeduplicationID string    // empty for none
+	PartitionKey    string    // empty for none
+	NotBefore       time.Time // an enqueued workflow is not claimed before; zero for none
+	StartedAt       time.Time // when it was claimed from its queue; zero if never
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	CompletedAt     time.Time // zero while the workflow is active
 }
 
 // Step is the recorded outcome of one step of a workflow. Steps are numbered

@@ -78,6 +78,31 @@ type Store interface {
 	// order, and whether the stream is closed after them.
 	ReadStream(ctx context.Context, workflowID, key string, from int) ([]StreamEntry, bool, error)
 
+	// Enqueue inserts an ENQUEUED workflow with RecoveryAttempts 0 unless
+	// a workflow with the same ID exists; like CreateWorkflow it returns
+	// the row as stored and whether this call created it. If another
+	// active (ENQUEUED or PENDING) workflow of p.Queue holds
+	// p.DeduplicationID, it inserts nothing and returns a
+	// *DeduplicatedError naming that workflow (errors.Is ErrDeduplicated).
+	Enqueue(ctx context.Context, p EnqueueParams) (Workflow, bool, error)
+
+	// Claim takes, in one atomic operation, the ENQUEUED workflows of
+	// p.Queue that are due and that p's limits admit, lowest Priority
+	// first and oldest first among equals, and sets them PENDING for
+	// p.ExecutorID with StartedAt now, RecoveryAttempts plus one and their
+	// Deadline if they have a Timeout. It returns them in that order. A
+	// workflow is claimed by one caller only, however many processes
+	// claim at once.
+	Claim(ctx context.Context, p ClaimParams) ([]Workflow, error)
+
+	// Requeue sets a PENDING workflow that has a queue back to ENQUEUED,
+	// so that recovery passes it through its queue's limits again, or sets
+	// it to StatusMaxRecoveryAttemptsExceeded once its RecoveryAttempts
+	// exceed p.MaxAttempts. It returns the row after the update; a
+	// workflow that is not PENDING or has no queue is returned unchanged.
+	// Returns ErrNotFound if the workflow does not exist.
+	Requeue(ctx context.Context, p RequeueParams) (Workflow, error)
+
 	// Close releases the store. Calls after Close return ErrClosed.
 	Close() error
 }

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/dboslite/dboslite/store"
 )
 
@@ -37,7 +35,7 @@ func (r stepRow) toStore() store.Step {
 
 // RecordStep implements store.Store.
 func (s *Store) RecordStep(ctx context.Context, st store.Step) error {
-	err := s.w.do(ctx, nil, func(tx *sqlx.Tx) error { return recordStep(tx, st) })
+	err := s.w.doPrepared(ctx, nil, func(tx *wtx) error { return recordStep(tx, st) })
 	if err != nil {
 		return fmt.Errorf("record step %d of %s: %w", st.StepID, st.WorkflowID, translate(err))
 	}
@@ -46,7 +44,7 @@ func (s *Store) RecordStep(ctx context.Context, st store.Step) error {
 
 // recordStep inserts a step unless it is recorded; an identical record is
 // accepted, a different one is store.ErrConflict.
-func recordStep(tx *sqlx.Tx, st store.Step) error {
+func recordStep(tx txer, st store.Step) error {
 	completed := now(st.CompletedAt)
 	started := st.StartedAt
 	if started.IsZero() {

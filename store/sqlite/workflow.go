@@ -26,13 +26,20 @@ type workflowRow struct {
 	QueueName        string `db:"queue_name"`
 	RecoveryAttempts int    `db:"recovery_attempts"`
 	DeadlineAt       int64  `db:"deadline_at"`
+	TimeoutMS        int64  `db:"timeout_ms"`
+	Priority         int    `db:"priority"`
+	DedupID          string `db:"dedup_id"`
+	PartitionKey     string `db:"partition_key"`
+	NotBefore        int64  `db:"not_before"`
+	StartedAt        int64  `db:"started_at"`
 	CreatedAt        int64  `db:"created_at"`
 	UpdatedAt        int64  `db:"updated_at"`
 	CompletedAt      int64  `db:"completed_at"`
 }
 
 const workflowColumns = `id, name, status, input, output, error, executor_id, app_version, app_name,
-	parent_id, queue_name, recovery_attempts, deadline_at, created_at, updated_at, completed_at`
+	parent_id, queue_name, recovery_attempts, deadline_at, timeout_ms, priority, dedup_id, partition_key,
+	not_before, started_at, created_at, updated_at, completed_at`
 
 func (r workflowRow) toStore() store.Workflow {
 	return store.Workflow{
@@ -49,6 +56,12 @@ func (r workflowRow) toStore() store.Workflow {
 		QueueName:          r.QueueName,
 		RecoveryAttempts:   r.RecoveryAttempts,
 		Deadline:           fromMillis(r.DeadlineAt),
+		Timeout:            time.Duration(r.TimeoutMS) * time.Millisecond,
+		Priority:           r.Priority,
+		DeduplicationID:    r.DedupID,
+		PartitionKey:       r.PartitionKey,
+		NotBefore:          fromMillis(r.NotBefore),
+		StartedAt:          fromMillis(r.StartedAt),
 		CreatedAt:          fromMillis(r.CreatedAt),
 		UpdatedAt:          fromMillis(r.UpdatedAt),
 		CompletedAt:        fromMillis(r.CompletedAt),
@@ -80,7 +93,7 @@ func now(t time.Time) time.Time {
 func (s *Store) CreateWorkflow(ctx context.Context, p store.WorkflowCreateParams) (store.Workflow, bool, error) {
 	var row workflowRow
 	var created bool
-	err := s.w.do(ctx, []string{store.KeyWorkflow(p.ID)}, func(tx *sqlx.Tx) error {
+	err := s.w.doPrepared(ctx, []string{store.KeyWorkflow(p.ID)}, func(tx *wtx) error {
 		t := millis(now(p.Now))
 		res, err := tx.Exec(`INSERT INTO workflows (id, name, status, input, executor_id, app_version, app_name,
 				parent_id, recovery_attempts, deadline_at, created_at, updated_at)
@@ -176,7 +189,7 @@ func (s *Store) SetOutcome(ctx context.Context, p store.OutcomeParams) (bool, er
 	}
 	var updated bool
 	keys := []string{store.KeyWorkflow(p.WorkflowID)}
-	err := s.w.do(ctx, keys, func(tx *sqlx.Tx) error {
+	err := s.w.doPrepared(ctx, keys, func(tx *wtx) error {
 		t := millis(now(p.Now))
 		res, err := tx.Exec(`UPDATE workflows SET status = ?, output = ?, error = ?, completed_at = ?, updated_at = ?
 			WHERE id = ? AND status = ?`, p.Status, p.Output, p.Error, t, t, p.WorkflowID, store.StatusPending)
@@ -199,7 +212,7 @@ func (s *Store) SetOutcome(ctx context.Context, p store.OutcomeParams) (bool, er
 }
 
 // exists returns store.ErrNotFound unless a workflow has this ID.
-func exists(tx *sqlx.Tx, id string) error {
+func exists(tx txer, id string) error {
 	var n int
 	if err := tx.Get(&n, `SELECT count(*) FROM workflows WHERE id = ?`, id); err != nil {
 		return err

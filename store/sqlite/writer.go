@@ -17,7 +17,7 @@ const maxBatch = 256
 // A write is one store operation: a function run inside the writer's
 // transaction, and where its result goes once the transaction commits.
 type write struct {
-	fn   func(tx *sqlx.Tx) error
+	fn   func(tx *wtx) error
 	keys []string // what watchers to wake once it commits
 	done chan error
 }
@@ -44,10 +44,15 @@ type writer struct {
 	quit     chan struct{}
 	stopped  chan struct{}
 	stopOnce sync.Once
+
+	// Owned by the writer goroutine: see stmt.go.
+	stmts      map[string]*sqlx.Stmt
+	unprepared map[string]struct{}
 }
 
 func startWriter(db *sqlx.DB, h *hub) *writer {
-	w := &writer{db: db, hub: h, queue: make(chan write), quit: make(chan struct{}), stopped: make(chan struct{})}
+	w := &writer{db: db, hub: h, queue: make(chan write), quit: make(chan struct{}), stopped: make(chan struct{}),
+		stmts: map[string]*sqlx.Stmt{}, unprepared: map[string]struct{}{}}
 	go w.loop()
 	return w
 }
@@ -58,6 +63,12 @@ func startWriter(db *sqlx.DB, h *hub) *writer {
 // outcome, so it never reports a retryable error for a write that may have
 // committed.
 func (w *writer) do(ctx context.Context, keys []string, fn func(tx *sqlx.Tx) error) error {
+	return w.doPrepared(ctx, keys, func(tx *wtx) error { return fn(tx.Tx) })
+}
+
+// doPrepared is do for a write whose statements the writer keeps prepared:
+// the hot path.
+func (w *writer) doPrepared(ctx context.Context, keys []string, fn func(tx *wtx) error) error {
 	wr := write{fn: fn, keys: keys, done: make(chan error, 1)}
 	select {
 	case w.queue <- wr:
@@ -104,6 +115,7 @@ func (w *writer) loop() {
 			if w.version != nil {
 				w.version.Close()
 			}
+			w.closeStmts()
 			return
 		}
 	collect:
@@ -116,6 +128,9 @@ func (w *writer) loop() {
 			}
 		}
 		w.commit(batch)
+		if len(w.unprepared) > 0 {
+			w.prepare()
+		}
 	}
 }
 
@@ -158,16 +173,17 @@ func (w *writer) run(batch []write, results []error) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", translate(err))
 	}
+	t := &wtx{Tx: tx, w: w}
 	if len(batch) == 1 {
 		// Alone, a write needs no savepoint: its failure rolls back the
 		// whole transaction.
-		if results[0] = batch[0].fn(tx); results[0] != nil {
+		if results[0] = batch[0].fn(t); results[0] != nil {
 			tx.Rollback()
 			return nil
 		}
 	} else {
 		for i, wr := range batch {
-			results[i] = savepoint(tx, wr.fn)
+			results[i] = savepoint(t, wr.fn)
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -178,7 +194,7 @@ func (w *writer) run(batch []write, results []error) error {
 }
 
 // savepoint runs fn so that its failure undoes only its own changes.
-func savepoint(tx *sqlx.Tx, fn func(tx *sqlx.Tx) error) error {
+func savepoint(tx *wtx, fn func(tx *wtx) error) error {
 	if _, err := tx.Exec("SAVEPOINT w"); err != nil {
 		return translate(err)
 	}

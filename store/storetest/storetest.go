@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Streams", func(t *testing.T) { testStreams(t, newStore) })
 	t.Run("DeadlinesAndParents", func(t *testing.T) { testDeadlinesAndParents(t, newStore) })
 	t.Run("Watch", func(t *testing.T) { testWatch(t, newStore) })
+	t.Run("Queue", func(t *testing.T) { testQueue(t, newStore) })
 	t.Run("Close", func(t *testing.T) { testClose(t, newStore) })
 }
 
@@ -120,6 +121,8 @@ func norm(wf store.Workflow) store.Workflow {
 	wf.UpdatedAt = wf.UpdatedAt.UTC()
 	wf.CompletedAt = wf.CompletedAt.UTC()
 	wf.Deadline = wf.Deadline.UTC()
+	wf.NotBefore = wf.NotBefore.UTC()
+	wf.StartedAt = wf.StartedAt.UTC()
 	return wf
 }
 

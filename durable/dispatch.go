@@ -1,0 +1,191 @@
+package durable
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/dboslite/dboslite/queue"
+	"github.com/dboslite/dboslite/store"
+)
+
+// RegisterQueue makes this process serve q: from Launch on, it runs the
+// workflows enqueued on q whose names it registered, within q's limits.
+// Every process that should run a queue's workflows registers it, with
+// the same definition. Register queues before Launch.
+func RegisterQueue(e *Engine, q queue.Queue) error {
+	if err := q.Validate(); err != nil {
+		return fmt.Errorf("durable: register queue: %w", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.state != stateNew {
+		return fmt.Errorf("%w: register queue %q before Launch", ErrAlreadyLaunched, q.Name)
+	}
+	if _, dup := e.queues[q.Name]; dup {
+		return fmt.Errorf("%w: %q", ErrDuplicateQueue, q.Name)
+	}
+	e.queues[q.Name] = &dispatcher{e: e, q: q, kick: make(chan struct{}, 1)}
+	return nil
+}
+
+// dispatcher claims and runs the workflows of one queue. It claims when it
+// has free slots and is woken: by an enqueue or a finished workflow of
+// this process, by another process's commit, or by its back-off timer,
+// which notices delays and rate-limit windows running out.
+type dispatcher struct {
+	e    *Engine
+	q    queue.Queue
+	kick chan struct{}
+
+	mu      sync.Mutex
+	running int // workflows of this queue running in this process
+}
+
+// dispatcher returns the dispatcher of a queue this process serves, or
+// nil.
+func (e *Engine) dispatcher(name string) *dispatcher {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.queues[name]
+}
+
+// startDispatchers starts one goroutine per registered queue, under the
+// engine's lifetime.
+func (e *Engine) startDispatchers() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	names := make([]string, 0, len(e.registry))
+	for n := range e.registry {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	w := queue.Worker{ExecutorID: e.cfg.ExecutorID, ApplicationVersion: e.cfg.ApplicationVersion, Names: names}
+	for _, d := range e.queues {
+		e.loops.Go(func() { d.loop(e.life, w) })
+	}
+}
+
+// wake makes the dispatcher claim again soon; wake-ups coalesce.
+func (d *dispatcher) wake() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// release frees the slot of a workflow that ended.
+func (d *dispatcher) release() {
+	d.mu.Lock()
+	d.running--
+	d.mu.Unlock()
+	d.wake()
+}
+
+func (d *dispatcher) loop(ctx context.Context, w queue.Worker) {
+	var foreign <-chan struct{}
+	if wt, ok := d.e.store.(store.Watcher); ok {
+		ch, stop := wt.Watch(store.KeyAny)
+		defer stop()
+		foreign = ch
+	}
+	backoff := queue.NewBackoff(d.q)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for {
+		n, more := d.claim(ctx, w)
+		if ctx.Err() != nil {
+			return
+		}
+		if more {
+			continue // a full batch: there may be more right away
+		}
+		if n > 0 {
+			backoff.Reset()
+		}
+		timer.Reset(backoff.Next())
+		select {
+		case <-d.kick:
+		case <-foreign:
+			// Another process committed: perhaps an enqueue, perhaps a
+			// finished workflow. Coalesce a burst of such commits into
+			// one claim per MinPollInterval.
+			if !sleep(ctx, queue.MinPollInterval) {
+				return
+			}
+		case <-timer.C:
+		case <-ctx.Done():
+			return
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+// sleep waits d unless ctx ends first, which it reports as false.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// claim takes what the queue admits and launches it. It returns how many
+// it launched and whether it took a full batch.
+func (d *dispatcher) claim(ctx context.Context, w queue.Worker) (int, bool) {
+	d.mu.Lock()
+	p, ok := d.q.ClaimParams(w, d.running, d.e.now())
+	d.mu.Unlock()
+	if !ok {
+		return 0, false
+	}
+	wfs, err := d.e.store.Claim(ctx, p)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.e.log.Error("durable: claim from queue", "queue", d.q.Name, "err", err)
+		}
+		return 0, false
+	}
+	d.mu.Lock()
+	d.running += len(wfs)
+	d.mu.Unlock()
+	for _, wf := range wfs {
+		d.start(ctx, wf)
+	}
+	return len(wfs), len(wfs) == p.Max
+}
+
+// start launches a claimed workflow. One that cannot start (the engine is
+// shutting down, its steps cannot be read) stays PENDING for this
+// executor, so the next Launch puts it back in its queue.
+func (d *dispatcher) start(ctx context.Context, wf store.Workflow) {
+	var steps []store.Step
+	var err error
+	if wf.RecoveryAttempts > 1 {
+		// Claimed before: resume from its recorded steps.
+		if steps, err = d.e.store.Steps(ctx, wf.ID); err != nil {
+			d.release()
+			d.e.log.Error("durable: read steps of a dequeued workflow; it stays PENDING", "workflow", wf.ID, "err", err)
+			return
+		}
+	}
+	reg := d.e.registered(wf.Name)
+	if reg == nil { // cannot happen: the claim filters by registered names
+		d.release()
+		return
+	}
+	if _, started, err := d.e.launch(reg, wf, steps); err != nil || !started {
+		d.release()
+	}
+}

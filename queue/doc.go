@@ -1,0 +1,25 @@
+// Package queue defines durable queues: named limits on how the workflows
+// enqueued on them are started, shared by every process that uses the same
+// system database.
+//
+// # Definitions
+//
+// A [Queue] names the queue and its limits: GlobalConcurrency (running
+// workflows across all processes), WorkerConcurrency (per process),
+// a [RateLimit] (at most Limit starts per Period) and PartitionConcurrency
+// (running workflows per partition key; setting it makes the queue
+// partitioned). [Queue.Validate] rejects impossible combinations with a
+// [*DefinitionError] naming the field.
+//
+// # Order
+//
+// Workflows are started lowest priority first (0, the default, first),
+// oldest first among equal priorities.
+//
+// # Dispatch
+//
+// The engine (package durable) runs one dispatcher per registered queue.
+// [Queue.ClaimParams] turns a definition and the worker's free slots into
+// the one atomic store operation that claims work, and [Backoff] paces the
+// polls that notice work other processes enqueued.
+package queue
