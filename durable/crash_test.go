@@ -159,7 +159,7 @@ type crashProc struct {
 
 func startCrashApp(t *testing.T, bin, dir string) *crashProc {
 	is := is.New(t)
-	p := &crashProc{ready: make(chan struct{}), done: make(chan struct{}), exited: make(chan struct{})}
+	p := &crashProc{ready: make(chan struct{}), done: make(chan struct{})}
 	p.out.on = map[string]chan struct{}{"ready": p.ready, "done": p.done}
 	p.cmd = exec.Command(bin,
 		"-db", filepath.Join(dir, "crash.sqlite"),
@@ -167,15 +167,9 @@ func startCrashApp(t *testing.T, bin, dir string) *crashProc {
 		"-n", strconv.Itoa(crashWorkflows))
 	p.cmd.Stdout = &p.out
 	p.cmd.Stderr = &p.stderr
-	is.NoErr(p.cmd.Start()) // the helper starts
-	go func() {
-		p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill() // no helper outlives the test
-		<-p.exited
-	})
+	var err error
+	p.exited, err = startProc(t, p.cmd)
+	is.NoErr(err) // the helper starts
 	return p
 }
 

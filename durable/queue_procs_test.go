@@ -153,19 +153,31 @@ type helperProc struct {
 
 func startHelper(t *testing.T, bin string, args ...string) *helperProc {
 	is := is.New(t)
-	p := &helperProc{exited: make(chan struct{})}
+	p := &helperProc{}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-	is.NoErr(p.cmd.Start()) // the helper starts
+	var err error
+	p.exited, err = startProc(t, p.cmd)
+	is.NoErr(err) // the helper starts
+	return p
+}
+
+// startProc starts cmd and returns a channel closed once it has exited.
+// The process is killed at the end of the test if it still runs.
+func startProc(t *testing.T, cmd *exec.Cmd) (chan struct{}, error) {
+	exited := make(chan struct{})
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
 	go func() {
-		p.cmd.Wait()
-		close(p.exited)
+		cmd.Wait()
+		close(exited)
 	}()
 	t.Cleanup(func() {
-		p.cmd.Process.Kill() // no helper outlives the test
-		<-p.exited
+		cmd.Process.Kill() // no helper outlives the test
+		<-exited
 	})
-	return p
+	return exited, nil
 }
 
 // wait waits for the helper to exit, killing it after procsRunLimit.
