@@ -45,7 +45,7 @@ func BenchmarkSendRecv(b *testing.B) {
 					if _, err := durable.Recv[int](ctx, "ping", time.Minute); err != nil {
 						return 0, err
 					}
-					if err := durable.SetEvent(ctx, "pong", i); err != nil {
+					if err := durable.SetEvent(ctx, fmt.Sprint("pong-", i), i); err != nil {
 						return 0, err
 					}
 				}
@@ -75,14 +75,9 @@ func BenchmarkSendRecv(b *testing.B) {
 				if err := sender.Send(ctx, h.ID(), "ping", i); err != nil {
 					b.Fatal(err)
 				}
-				for {
-					got, err := durable.GetEvent[int](ctx, sender, h.ID(), "pong", time.Minute)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if got == i {
-						break
-					}
+				got, err := durable.GetEvent[int](ctx, sender, h.ID(), fmt.Sprint("pong-", i), time.Minute)
+				if err != nil || got != i {
+					b.Fatal(got, err)
 				}
 			}
 			b.StopTimer()

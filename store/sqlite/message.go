@@ -38,6 +38,17 @@ func (s *Store) Send(ctx context.Context, p store.SendParams) error {
 
 // ConsumeMessage implements store.Store.
 func (s *Store) ConsumeMessage(ctx context.Context, p store.ConsumeParams) ([]byte, bool, error) {
+	// A waiter checks after every wake-up, most of them for other
+	// workflows' writes: look on a reader first, and take the write lock
+	// only when there is a message to take.
+	var waiting int
+	if err := s.reader.GetContext(ctx, &waiting, `SELECT EXISTS (SELECT 1 FROM messages
+		WHERE dest_id = ? AND topic = ? AND consumed = 0)`, p.WorkflowID, p.Topic); err != nil {
+		return nil, false, fmt.Errorf("receive %q for %s: %w", p.Topic, p.WorkflowID, translate(err))
+	}
+	if waiting == 0 {
+		return nil, false, nil
+	}
 	var payload []byte
 	var found bool
 	err := s.w.do(ctx, nil, func(tx *sqlx.Tx) error {
