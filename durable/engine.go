@@ -2,6 +2,7 @@ package durable
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -44,6 +45,8 @@ type Engine struct {
 	// busy receives when it rises from zero. See watchCancels.
 	executing int
 	busy      chan struct{}
+	// unlockExecutor releases the executor lock taken at Launch, if any.
+	unlockExecutor func()
 }
 
 // New makes an engine and opens its system database, creating the SQLite
@@ -102,9 +105,36 @@ func (e *Engine) Launch(ctx context.Context) error {
 	e.loops.Add(1)
 	e.mu.Unlock()
 	go e.watchCancels()
-	err := e.recoverPending(ctx)
+	mayRecover, err := e.lockExecutor()
+	if mayRecover {
+		err = errors.Join(err, e.recoverPending(ctx))
+	}
 	e.startDispatchers()
 	return err
+}
+
+// lockExecutor claims this engine's executor ID on the database, and
+// reports whether this process may recover the executor's PENDING
+// workflows: not while another live process runs as the same executor,
+// since those workflows may be running there right now.
+func (e *Engine) lockExecutor() (bool, error) {
+	l, ok := e.store.(store.ExecutorLocker)
+	if !ok {
+		return true, nil
+	}
+	release, ok, err := l.LockExecutor(e.cfg.ExecutorID)
+	if err != nil {
+		return false, fmt.Errorf("durable: launch: %w", err)
+	}
+	if !ok {
+		e.log.Warn("durable: another process runs as this executor on this database; not recovering its PENDING workflows (they are its own, or are recovered when it exits); give each process its own ExecutorID",
+			"executor", e.cfg.ExecutorID)
+		return false, nil
+	}
+	e.mu.Lock()
+	e.unlockExecutor = release
+	e.mu.Unlock()
+	return true, nil
 }
 
 // Shutdown stops the engine gracefully: running workflows see their
@@ -143,6 +173,12 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	e.mu.Unlock()
 	for _, r := range parked {
 		e.end(r, store.StatusPending, nil, nil, fmt.Errorf("workflow %s interrupted: %w", r.id, ErrShutdown))
+	}
+	e.mu.Lock()
+	unlock := e.unlockExecutor
+	e.mu.Unlock()
+	if unlock != nil {
+		unlock()
 	}
 	if e.ownsStore {
 		return e.store.Close()

@@ -191,3 +191,48 @@ func TestDeterminismErrorNamesBothSteps(t *testing.T) {
 	is.Equal(err.Error(), (&durable.DeterminismError{WorkflowID: "d", StepID: 1, Recorded: "first-name", Called: "renamed"}).Error())
 	is.Equal(v.workflow("d").Status, store.StatusError) // the workflow fails, visibly
 }
+
+func TestASecondProcessOfTheSameExecutorDoesNotRecoverTheFirstsWorkflows(t *testing.T) {
+	is := is.New(t)
+	v := setup(t)
+	ctx := context.Background()
+	var calls counter
+	inStep := make(chan struct{}, 4)
+	blocking := func(ctx context.Context, _ int) (int, error) {
+		return durable.Step(ctx, "work", func(ctx context.Context) (int, error) {
+			calls.inc("work")
+			if calls.get("work") == 1 {
+				inStep <- struct{}{}
+				<-ctx.Done() // runs until its process shuts down
+				return 0, ctx.Err()
+			}
+			return 7, nil
+		})
+	}
+	// Two runs of one program, both with the default executor ID.
+	a := v.engine()
+	wfA := register(t, a, "blocking", blocking)
+	launch(t, a)
+	_, err := wfA.Start(ctx, 0, durable.WithID("busy"))
+	is.NoErr(err)
+	<-inStep
+
+	b := v.engine()
+	register(t, b, "blocking", blocking)
+	launch(t, b)
+	is.Equal(v.workflow("busy").RecoveryAttempts, 1) // b did not take it
+	is.True(strings.Contains(v.log.String(), "another process runs as this executor"))
+	is.NoErr(b.Shutdown(ctx))
+	is.Equal(calls.get("work"), 1) // it ran once, in a
+
+	is.NoErr(a.Shutdown(ctx)) // a stops; the workflow stays PENDING
+	c := v.engine()
+	wfC := register(t, c, "blocking", blocking)
+	launch(t, c) // the executor is free: c recovers it
+	h, err := wfC.Retrieve(ctx, "busy")
+	is.NoErr(err)
+	got, err := h.Result(ctx)
+	is.NoErr(err)
+	is.Equal(got, 7)
+	is.Equal(v.workflow("busy").RecoveryAttempts, 2)
+}
