@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -97,9 +95,9 @@ func BenchmarkSleepers(b *testing.B) {
 		n       int
 		suspend time.Duration
 	}{{10_000, -1}, {10_000, 0}, {100_000, 0}} {
-		name := fmt.Sprintf("n=%d/goroutines", c.n)
+		name := fmt.Sprintf("%dk/goroutines", c.n/1000)
 		if c.suspend == 0 {
-			name = fmt.Sprintf("n=%d/suspended", c.n)
+			name = fmt.Sprintf("%dk/suspended", c.n/1000)
 		}
 		b.Run(name, func(b *testing.B) {
 			for range b.N {
@@ -146,15 +144,6 @@ func runSleepers(b *testing.B, n int, suspend time.Duration) {
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "MB-heap")
 	b.ReportMetric(float64(ms.StackInuse)/(1<<20), "MB-stack")
 	b.ReportMetric(float64(runtime.NumGoroutine()), "goroutines")
-	if os.Getenv("SLEEPERS_FREE") != "" {
-		debug.FreeOSMemory()
-		b.ReportMetric(rssMB(), "MB-RSS-after-free")
-	}
-	if f := os.Getenv("SLEEPERS_HEAP_PROFILE"); f != "" {
-		out, _ := os.Create(f)
-		pprof.WriteHeapProfile(out)
-		out.Close()
-	}
 }
 
 // rssMB reads the process's resident set size.
