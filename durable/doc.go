@@ -20,6 +20,24 @@
 // [*StepError]. Calling [Workflow.Start] from a workflow makes a child
 // workflow whose ID is "<parent>-<step number>".
 //
+// # Messages, events and streams
+//
+// Workflows talk to the world durably. [Send] (or [Engine.Send] from
+// outside) queues a message; [Recv] takes the next one of a topic, each
+// exactly once, waiting up to a durable timeout. [SetEvent] publishes a
+// value that [GetEvent] waits for from anywhere. [WriteStream] and
+// [CloseStream] append to a stream that [ReadStream] iterates. Waiters in
+// this process wake when the write commits; waiters in another process on
+// the same SQLite file within about 40 ms.
+//
+// # Sleep, timeouts and cancellation
+//
+// [Sleep] records its wake-up time first, so after a restart it sleeps
+// only what is left; a long sleep suspends the workflow without a
+// goroutine. [WithTimeout] gives a workflow a durable deadline that its
+// children inherit unless [Detached]. [Engine.Cancel] sets a workflow and
+// its children CANCELLED and cancels the context of a running step.
+//
 // # Queues
 //
 // [RegisterQueue] makes the engine serve a [queue.Queue] from Launch on.
