@@ -213,6 +213,13 @@ func (e *Engine) resume(r *run) {
 		e.end(r, store.StatusPending, nil, nil, fmt.Errorf("resume workflow %s: %w", r.id, err))
 		return
 	}
+	if wf.Status != store.StatusPending {
+		// Ended while it slept, by another process (a cancel): do not
+		// replay it.
+		e.runs.Done()
+		e.end(r, wf.Status, nil, nil, nil)
+		return
+	}
 	e.execute(r, wf, steps)
 }
 
