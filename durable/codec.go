@@ -49,20 +49,11 @@ func encodeError(err error) []byte {
 		return nil
 	}
 	re := RecordedError{Message: err.Error(), Type: fmt.Sprintf("%T", err)}
-	var prev *RecordedError
-	if asRecorded(err, &prev) {
-		re.Type = prev.Type
+	if prev, ok := err.(*RecordedError); ok {
+		re.Type = prev.Type // read back earlier: keep the original's type
 	}
 	b, _ := json.Marshal(re) // two strings always encode
 	return b
-}
-
-func asRecorded(err error, target **RecordedError) bool {
-	r, ok := err.(*RecordedError)
-	if ok {
-		*target = r
-	}
-	return ok
 }
 
 // decodeError gives back an error recorded by encodeError.

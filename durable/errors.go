@@ -3,7 +3,6 @@ package durable
 import (
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // Sentinel errors. Test for them with errors.Is.
@@ -137,6 +136,3 @@ type RecordedError struct {
 }
 
 func (e *RecordedError) Error() string { return e.Message }
-
-// errorString trims a wrapped error message for logs.
-func errorString(err error) string { return strings.TrimSpace(err.Error()) }
