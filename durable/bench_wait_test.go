@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dboslite/dboslite/durable"
+	"github.com/dboslite/dboslite/queue"
 )
 
 func newBenchEngine(b *testing.B, url string, change ...func(*durable.Config)) *durable.Engine {
@@ -162,22 +163,31 @@ func rssMB() float64 {
 }
 
 // BenchmarkIdleEngine reports the CPU an engine with nothing to do uses in
-// ten seconds: with no workflow at all, and with one workflow waiting in
-// Recv (so the cross-process poll runs) and one suspended in a sleep. Run
-// it once: go test -run '^$' -bench Idle -benchtime 1x ./durable/
+// ten seconds: with no workflow at all, with one workflow waiting in Recv
+// (so the cross-process poll runs) and one suspended in a sleep, and with
+// an empty queue registered (its dispatcher watches for other processes'
+// enqueues). Run it once: go test -run '^$' -bench Idle -benchtime 1x ./durable/
 func BenchmarkIdleEngine(b *testing.B) {
-	for _, waiting := range []bool{false, true} {
-		b.Run(fmt.Sprintf("waiting=%t", waiting), func(b *testing.B) {
+	for _, c := range []struct {
+		name           string
+		waiting, queue bool
+	}{{"nothing", false, false}, {"waiting", true, false}, {"queue", false, true}} {
+		b.Run(c.name, func(b *testing.B) {
 			for range b.N {
-				idle(b, waiting)
+				idle(b, c.waiting, c.queue)
 			}
 		})
 	}
 }
 
-func idle(b *testing.B, waiting bool) {
+func idle(b *testing.B, waiting, withQueue bool) {
 	url := "sqlite:" + filepath.Join(b.TempDir(), "b.sqlite")
 	e := newBenchEngine(b, url)
+	if withQueue {
+		if err := durable.RegisterQueue(e, queue.Queue{Name: "idle"}); err != nil {
+			b.Fatal(err)
+		}
+	}
 	waiter, err := durable.Register(e, "waiter", func(ctx context.Context, _ int) (int, error) {
 		if _, err := durable.Recv[int](ctx, "never", time.Hour); err != nil {
 			return 0, err
