@@ -15,7 +15,8 @@ type Store interface {
 	// GetWorkflow returns the workflow with this ID, or ErrNotFound.
 	GetWorkflow(ctx context.Context, id string) (Workflow, error)
 
-	// ListWorkflows returns the workflows matching p, oldest first.
+	// ListWorkflows returns the workflows matching p, oldest first. A
+	// status that is not one of the Status constants is an error.
 	ListWorkflows(ctx context.Context, p ListParams) ([]Workflow, error)
 
 	// RecordStep records the outcome of step s.StepID of workflow

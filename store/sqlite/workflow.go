@@ -135,14 +135,30 @@ func (s *Store) GetWorkflow(ctx context.Context, id string) (store.Workflow, err
 	return row.toStore(), nil
 }
 
+var knownStatus = map[store.Status]bool{
+	store.StatusPending: true, store.StatusEnqueued: true, store.StatusSuccess: true, store.StatusError: true,
+	store.StatusCancelled: true, store.StatusMaxRecoveryAttemptsExceeded: true,
+}
+
 // ListWorkflows implements store.Store.
 func (s *Store) ListWorkflows(ctx context.Context, p store.ListParams) ([]store.Workflow, error) {
 	var where []string
 	var args []any
 	if len(p.Statuses) > 0 {
-		where = append(where, "status IN (?"+strings.Repeat(", ?", len(p.Statuses)-1)+")")
-		for _, st := range p.Statuses {
-			args = append(args, string(st))
+		// Statuses are written into the SQL, not bound: SQLite uses a
+		// partial index (workflows_pending, workflows_cancelled) only when
+		// the query names its status literally.
+		lits := make([]string, len(p.Statuses))
+		for i, st := range p.Statuses {
+			if !knownStatus[st] {
+				return nil, fmt.Errorf("list workflows: unknown status %q", st)
+			}
+			lits[i] = "'" + string(st) + "'"
+		}
+		if len(lits) == 1 {
+			where = append(where, "status = "+lits[0]) // IN ('X') does not imply a partial index's status = 'X'
+		} else {
+			where = append(where, "status IN ("+strings.Join(lits, ", ")+")")
 		}
 	}
 	for _, f := range []struct {

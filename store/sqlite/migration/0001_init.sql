@@ -18,7 +18,10 @@ CREATE TABLE workflows (
     completed_at        INTEGER NOT NULL DEFAULT 0
 );
 
-CREATE INDEX workflows_status_executor ON workflows (status, executor_id, app_version);
+-- Recovery lists an executor's PENDING workflows. Partial, so the rows
+-- that are not PENDING (most of them, and every enqueue) cost no index
+-- write.
+CREATE INDEX workflows_pending ON workflows (executor_id, app_version) WHERE status = 'PENDING';
 CREATE INDEX workflows_created ON workflows (created_at);
 
 CREATE TABLE steps (

@@ -2,6 +2,8 @@
 ALTER TABLE workflows ADD COLUMN deadline_at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE workflows ADD COLUMN timeout_ms INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX workflows_parent ON workflows (parent_id) WHERE parent_id != '';
+-- An engine looks for its workflows cancelled by other processes.
+CREATE INDEX workflows_cancelled ON workflows (executor_id, updated_at) WHERE status = 'CANCELLED';
 
 CREATE TABLE messages (
     seq             INTEGER PRIMARY KEY AUTOINCREMENT,
