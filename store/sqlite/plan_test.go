@@ -21,7 +21,7 @@ func TestHotListsUseTheirIndexes(t *testing.T) {
 	defer db.Close()
 	for q, index := range map[string]string{
 		// As ListWorkflows writes them: see its Statuses.
-		`SELECT id FROM workflows WHERE status = 'PENDING' AND executor_id = ? AND app_version = ? ORDER BY created_at, id`: "workflows_pending",
+		`SELECT id FROM workflows WHERE status = 'PENDING' AND executor_id = ? AND app_version = ? ORDER BY created_at, id`:   "workflows_pending",
 		`SELECT id FROM workflows WHERE status = 'CANCELLED' AND executor_id = ? AND updated_at >= ? ORDER BY created_at, id`: "workflows_cancelled",
 	} {
 		rows, err := db.Query("EXPLAIN QUERY PLAN "+q, "local", "v1")
