@@ -78,29 +78,17 @@ func inStep(ctx context.Context) bool { return ctx.Value(stepKey{}) != nil }
 // earlier run, if any. It fails once the workflow is suspending or
 // cancelled: durable operations stop there.
 func (s *wfState) next(ctx context.Context) (int, store.Step, bool, error) {
-	if err := s.live(ctx); err != nil {
-		return 0, store.Step{}, false, err
+	if errors.Is(context.Cause(ctx), ErrWorkflowCancelled) { // cancelled, or past its deadline
+		return 0, store.Step{}, false, fmt.Errorf("workflow %s: %w", s.id, ErrWorkflowCancelled)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.wakeAt.IsZero() { // unwinding into a suspension
+		return 0, store.Step{}, false, errSuspended
+	}
 	s.last++
 	rec, ok := s.recorded[s.last]
 	return s.last, rec, ok, nil
-}
-
-// live returns why the workflow may not run another durable operation:
-// it was cancelled (or timed out), or it is unwinding into a suspension.
-func (s *wfState) live(ctx context.Context) error {
-	s.mu.Lock()
-	suspending := !s.wakeAt.IsZero()
-	s.mu.Unlock()
-	if suspending {
-		return errSuspended
-	}
-	if errors.Is(context.Cause(ctx), ErrWorkflowCancelled) {
-		return fmt.Errorf("workflow %s: %w", s.id, ErrWorkflowCancelled)
-	}
-	return nil
 }
 
 // check returns a DeterminismError if a replayed step's name differs.
