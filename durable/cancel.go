@@ -13,45 +13,60 @@ import (
 // it already ended with SUCCESS or ERROR. A workflow running in this
 // process has its context cancelled, so a running step sees ctx.Done, and
 // it stops at its next durable operation; a workflow running in another
-// process stops at its next durable operation. Whoever waits on its result
-// gets ErrWorkflowCancelled. A CANCELLED workflow is never overwritten by a
-// late result.
+// process stops at its next durable operation, or sooner where that
+// process watches for cancels. Whoever waits on its result gets
+// ErrWorkflowCancelled. A CANCELLED workflow is never overwritten by a
+// late result. Cancelling a finished or cancelled workflow changes
+// nothing; an unknown ID is ErrWorkflowNotFound.
 func (e *Engine) Cancel(ctx context.Context, id string) error {
-	wf, err := e.store.CancelWorkflow(ctx, store.CancelParams{WorkflowID: id, Now: e.now()})
+	_, err := e.cancelWorkflow(ctx, id, nil)
+	return err
+}
+
+// cancelWorkflow cancels a workflow and its active children, keeping reason (an
+// error, or nil) as the cancellation's cause. It returns the workflow's
+// row after the cancel.
+func (e *Engine) cancelWorkflow(ctx context.Context, id string, reason error) (store.Workflow, error) {
+	wf, err := e.store.CancelWorkflow(ctx, store.CancelParams{WorkflowID: id, Reason: e.encodeError(reason), Now: e.now()})
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%w: %q", ErrWorkflowNotFound, id)
+		return wf, fmt.Errorf("%w: %q", ErrWorkflowNotFound, id)
 	}
 	if err != nil {
-		return err
+		return wf, fmt.Errorf("%w: cancel %s: %w", ErrSystemDatabase, id, err)
 	}
 	if wf.Status == store.StatusCancelled {
-		e.cancelLocal(id)
+		e.cancelLocal(id, reason)
 	}
 	children, err := e.store.ListWorkflows(ctx, store.ListParams{
 		ParentID: id,
 		Statuses: []store.Status{store.StatusPending, store.StatusEnqueued},
 	})
 	if err != nil {
-		return fmt.Errorf("cancel children of %s: %w", id, err)
+		return wf, fmt.Errorf("%w: cancel children of %s: %w", ErrSystemDatabase, id, err)
 	}
+	var errs []error
 	for _, c := range children {
-		if err := e.Cancel(ctx, c.ID); err != nil {
-			return err
+		if _, err := e.cancelWorkflow(ctx, c.ID, reason); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return wf, errors.Join(errs...)
 }
 
 // expire cancels a workflow whose deadline passed.
 func (e *Engine) expire(id string) {
-	if err := e.Cancel(e.life, id); err != nil && e.life.Err() == nil {
+	if _, err := e.cancelWorkflow(e.life, id, deadlineCause(id)); err != nil && e.life.Err() == nil {
 		e.log.Error("durable: cancel workflow at its deadline", "workflow", id, "err", err)
 	}
 }
 
 // cancelLocal stops a run of this process: it cancels the context of a
-// running execution, or ends a suspended one.
-func (e *Engine) cancelLocal(id string) {
+// running execution with cause (ErrWorkflowCancelled if nil), or ends a
+// parked one.
+func (e *Engine) cancelLocal(id string, cause error) {
+	if cause == nil {
+		cause = ErrWorkflowCancelled
+	}
 	e.mu.Lock()
 	r := e.active[id]
 	if r == nil {
@@ -63,25 +78,15 @@ func (e *Engine) cancelLocal(id string) {
 	e.mu.Unlock()
 	switch {
 	case cancel != nil:
-		cancel(ErrWorkflowCancelled)
+		cancel(cause)
 	case suspended:
-		e.end(r, store.StatusCancelled, nil, nil, nil)
+		e.endCancelled(r)
 	}
-}
-
-// writeErr turns a store error met while recording an operation of
-// workflow id into what the workflow should see.
-func (e *Engine) writeErr(id string, err error) error {
-	if errors.Is(err, store.ErrCancelled) {
-		e.cancelLocal(id)
-		return fmt.Errorf("workflow %s: %w", id, ErrWorkflowCancelled)
-	}
-	return fmt.Errorf("durable: %w", err)
 }
 
 // watchCancels stops runs of this process that another process cancelled:
 // while workflows run here, every commit by another process (store.KeyAny)
-// makes it look for workflows of this executor cancelled since its last
+// makes it look for workflows of this instance cancelled since its last
 // look, and cancel their contexts. Within this process Cancel does that
 // directly. Without a store.Watcher, cancelled runs stop at their next
 // durable operation only.
@@ -115,14 +120,17 @@ func (e *Engine) watchCancels() {
 		// Clocks of processes sharing a file agree only roughly.
 		from, next := since.Add(-time.Second), e.now()
 		cancelled, err := e.store.ListWorkflows(e.life, store.ListParams{
-			Statuses: []store.Status{store.StatusCancelled}, ExecutorID: e.cfg.ExecutorID, UpdatedAfter: from,
+			Statuses: []store.Status{store.StatusCancelled}, Owner: e.instanceID(), UpdatedAfter: from,
 		})
 		if err != nil {
+			if e.life.Err() == nil {
+				e.log.Warn("durable: look for workflows cancelled by other processes", "err", err)
+			}
 			continue
 		}
 		since = next
 		for _, wf := range cancelled {
-			e.cancelLocal(wf.ID)
+			e.cancelLocal(wf.ID, e.decodeError(wf.Error))
 		}
 	}
 }

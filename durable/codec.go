@@ -30,10 +30,12 @@ func (e *Engine) encode(what string, v any) ([]byte, error) {
 	return b, nil
 }
 
+// decode turns recorded bytes back into a T. Empty bytes are decoded
+// too: a codec may encode a value as nothing.
 func decode[T any](e *Engine, what string, data []byte) (T, error) {
 	var v T
 	if data == nil {
-		return v, nil
+		data = []byte{}
 	}
 	if err := e.codec.Unmarshal(data, &v); err != nil {
 		return v, fmt.Errorf("%w: %s as %T: %v", ErrDecode, what, v, err)
@@ -41,29 +43,21 @@ func decode[T any](e *Engine, what string, data []byte) (T, error) {
 	return v, nil
 }
 
-// encodeError records an error as JSON whatever the codec: its message and
-// Go type, enough to give back an error with the same message after a
-// restart.
-func encodeError(err error) []byte {
-	if err == nil {
-		return nil
+// roundTrip encodes v and decodes it again: what a replay would return.
+// The first run returns it too, so code that works before a restart
+// works after one. It returns the encoding with the value.
+func roundTrip[T any](e *Engine, what string, v T) (T, []byte, error) {
+	b, err := e.encode(what, v)
+	if err != nil {
+		var zero T
+		return zero, nil, err
 	}
-	re := RecordedError{Message: err.Error(), Type: fmt.Sprintf("%T", err)}
-	if prev, ok := err.(*RecordedError); ok {
-		re.Type = prev.Type // read back earlier: keep the original's type
-	}
-	b, _ := json.Marshal(re) // two strings always encode
-	return b
+	out, err := decode[T](e, what, b)
+	return out, b, err
 }
 
-// decodeError gives back an error recorded by encodeError.
-func decodeError(data []byte) error {
-	if data == nil {
-		return nil
-	}
-	var re RecordedError
-	if err := json.Unmarshal(data, &re); err != nil {
-		return &RecordedError{Message: string(data)}
-	}
-	return &re
-}
+// encodeError records an error with the identities the engine keeps.
+func (e *Engine) encodeError(err error) []byte { return e.errKinds.encode(err) }
+
+// decodeError reads back an error recorded by encodeError.
+func (e *Engine) decodeError(data []byte) error { return e.errKinds.decode(data) }

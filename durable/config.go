@@ -2,6 +2,7 @@ package durable
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"time"
@@ -30,22 +31,37 @@ type Config struct {
 	// working directory.
 	SystemDatabaseURL string
 
-	// ExecutorID names this process among those sharing the database; at
-	// Launch it recovers the PENDING workflows recorded under it. Defaults
-	// to $DBOS__VMID, else "local".
+	// ExecutorID labels the workflows this engine runs, as DBOS's
+	// executor ID does. It does not decide who recovers what: every
+	// launched engine is a registered instance, and live instances adopt
+	// the work of dead ones whatever their executor IDs (see Launch).
+	// Defaults to $DBOS__VMID, else "local".
 	ExecutorID string
 
-	// ApplicationVersion tags every workflow this engine starts; Launch
-	// recovers only workflows of this version. Defaults to
+	// ApplicationVersion tags every workflow this engine starts; it
+	// adopts and dequeues only workflows of this version (or of none). Defaults to
 	// $DBOS__APPVERSION, else "v1". Unlike DBOS it is never a hash of the
 	// binary, so a rebuild does not silently stop recovery: change it on
 	// purpose when a deploy changes workflow code in ways recorded
 	// workflows could not replay.
 	ApplicationVersion string
 
-	// MaxRecoveryAttempts is the default for workflows registered without
-	// WithMaxRecoveryAttempts. Defaults to 100; negative means unlimited.
+	// MaxRecoveryAttempts is how many times a workflow is recovered after
+	// its first run before it is set to MAX_RECOVERY_ATTEMPTS_EXCEEDED,
+	// for workflows registered without WithMaxRecoveryAttempts. 0 means
+	// the default, 100; negative means unlimited.
 	MaxRecoveryAttempts int
+
+	// HeartbeatInterval is how often the engine renews its instance's
+	// heartbeat and looks for work of dead instances to adopt. Defaults
+	// to 1s.
+	HeartbeatInterval time.Duration
+
+	// InstanceLease is how long an instance counts as alive after its
+	// last heartbeat; then live engines adopt its workflows. An instance
+	// on the same host whose process is gone is dead at once. Defaults to
+	// 15s; it must be at least twice HeartbeatInterval.
+	InstanceLease time.Duration
 
 	// SuspendSleepsOver is the length past which a Sleep suspends its
 	// workflow instead of holding a goroutine. Defaults to 5s; negative
@@ -92,6 +108,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxRecoveryAttempts == 0 {
 		c.MaxRecoveryAttempts = DefaultMaxRecoveryAttempts
 	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = time.Second
+	}
+	if c.InstanceLease == 0 {
+		c.InstanceLease = max(15*time.Second, 2*c.HeartbeatInterval)
+	}
 	if c.SuspendSleepsOver == 0 {
 		c.SuspendSleepsOver = 5 * time.Second
 	}
@@ -110,9 +132,19 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// ErrInvalidConfig is matched by the errors of New for a Config that
+// cannot work; the message names the field.
+var ErrInvalidConfig = errors.New("durable: invalid Config")
+
 func (c Config) validate() error {
-	if c.AppName == "" {
-		return errors.New("durable: Config.AppName is required")
+	switch {
+	case c.AppName == "":
+		return fmt.Errorf("%w: AppName is required", ErrInvalidConfig)
+	case c.HeartbeatInterval < 0:
+		return fmt.Errorf("%w: HeartbeatInterval is negative", ErrInvalidConfig)
+	case c.InstanceLease < 2*c.HeartbeatInterval:
+		return fmt.Errorf("%w: InstanceLease (%v) must be at least twice HeartbeatInterval (%v)", ErrInvalidConfig,
+			c.InstanceLease, c.HeartbeatInterval)
 	}
 	return nil
 }

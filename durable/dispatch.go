@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dboslite/dboslite/internal/dispatch"
 	"github.com/dboslite/dboslite/queue"
 	"github.com/dboslite/dboslite/store"
 )
@@ -62,7 +63,7 @@ func (e *Engine) startDispatchers() {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	w := queue.Worker{ExecutorID: e.cfg.ExecutorID, ApplicationVersion: e.cfg.ApplicationVersion, Names: names}
+	w := dispatch.Worker{ExecutorID: e.cfg.ExecutorID, ApplicationVersion: e.cfg.ApplicationVersion, Names: names}
 	for _, d := range e.queues {
 		e.loops.Go(func() { d.loop(e.life, w) })
 	}
@@ -84,14 +85,14 @@ func (d *dispatcher) release() {
 	d.wake()
 }
 
-func (d *dispatcher) loop(ctx context.Context, w queue.Worker) {
+func (d *dispatcher) loop(ctx context.Context, w dispatch.Worker) {
 	var foreign <-chan struct{}
 	if wt, ok := d.e.store.(store.Watcher); ok {
 		ch, stop := wt.Watch(store.KeyAny)
 		defer stop()
 		foreign = ch
 	}
-	backoff := queue.NewBackoff(d.q)
+	backoff := dispatch.NewBackoff(d.q)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
@@ -143,9 +144,10 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // claim takes what the queue admits and launches it. It returns how many
 // it launched and whether it took a full batch.
-func (d *dispatcher) claim(ctx context.Context, w queue.Worker) (int, bool) {
+func (d *dispatcher) claim(ctx context.Context, w dispatch.Worker) (int, bool) {
+	w.Owner = d.e.instanceID() // it changes if this engine was declared dead
 	d.mu.Lock()
-	p, ok := d.q.ClaimParams(w, d.running, d.e.now())
+	p, ok := dispatch.ClaimParams(d.q, w, d.running, d.e.now())
 	d.mu.Unlock()
 	if !ok {
 		return 0, false
@@ -167,8 +169,8 @@ func (d *dispatcher) claim(ctx context.Context, w queue.Worker) (int, bool) {
 }
 
 // start launches a claimed workflow. One that cannot start (the engine is
-// shutting down, its steps cannot be read) stays PENDING for this
-// executor, so the next Launch puts it back in its queue.
+// shutting down, its steps cannot be read) stays PENDING, owned by this
+// instance, and goes back to its queue when the instance is gone.
 func (d *dispatcher) start(ctx context.Context, wf store.Workflow) {
 	var steps []store.Step
 	var err error

@@ -27,6 +27,7 @@ type Engine struct {
 	store     store.Store
 	ownsStore bool
 	codec     Codec
+	errKinds  *errorKinds
 	log       *slog.Logger
 
 	// life is cancelled by Shutdown; every workflow runs under it.
@@ -45,8 +46,12 @@ type Engine struct {
 	// busy receives when it rises from zero. See watchCancels.
 	executing int
 	busy      chan struct{}
-	// unlockExecutor releases the executor lock taken at Launch, if any.
-	unlockExecutor func()
+	instance  string          // this engine's live instance, from Launch on
+	warned    map[string]bool // workflows already reported as not adoptable
+	// shutdownDone closes when the first Shutdown has finished, with
+	// shutdownErr its result.
+	shutdownDone chan struct{}
+	shutdownErr  error
 }
 
 // New makes an engine and opens its system database, creating the SQLite
@@ -60,7 +65,9 @@ func New(cfg Config) (*Engine, error) {
 		cfg:      cfg,
 		store:    cfg.Store,
 		codec:    cfg.Codec,
+		errKinds: newErrorKinds(),
 		log:      cfg.Logger,
+		warned:   map[string]bool{},
 		registry: map[string]*registration{},
 		active:   map[string]*run{},
 		queues:   map[string]*dispatcher{},
@@ -87,10 +94,14 @@ func (e *Engine) ExecutorID() string { return e.cfg.ExecutorID }
 // ApplicationVersion returns the version this engine tags and recovers.
 func (e *Engine) ApplicationVersion() string { return e.cfg.ApplicationVersion }
 
-// Launch recovers the PENDING workflows of this executor and application
-// version and starts them again (those of a queue go back to it), then
-// starts serving the registered queues. Register every workflow and queue
-// before Launch.
+// Launch registers this engine as a live instance, adopts the PENDING
+// workflows that no live instance runs (those of a process that crashed
+// or shut down) and starts them again — those of a queue go back to it —
+// then starts serving the registered queues. From then on it renews its
+// heartbeat and adopts the work of dead instances every
+// HeartbeatInterval. Register every workflow, queue and error before
+// Launch. An error adopting one workflow does not stop the others; Launch
+// reports them all, and the engine runs.
 func (e *Engine) Launch(ctx context.Context) error {
 	e.mu.Lock()
 	switch e.state {
@@ -101,70 +112,59 @@ func (e *Engine) Launch(ctx context.Context) error {
 		e.mu.Unlock()
 		return ErrShutdown
 	}
+	e.mu.Unlock()
+	if err := e.registerInstance(ctx); err != nil {
+		return err
+	}
+	e.mu.Lock()
 	e.state = stateLaunched
-	e.loops.Add(1)
+	e.loops.Add(2)
 	e.mu.Unlock()
 	go e.watchCancels()
-	mayRecover, err := e.lockExecutor()
-	if mayRecover {
-		err = errors.Join(err, e.recoverPending(ctx))
-	}
+	go e.heartbeat()
+	err := e.adopt(ctx)
 	e.startDispatchers()
 	return err
 }
 
-// lockExecutor claims this engine's executor ID on the database, and
-// reports whether this process may recover the executor's PENDING
-// workflows: not while another live process runs as the same executor,
-// since those workflows may be running there right now.
-func (e *Engine) lockExecutor() (bool, error) {
-	l, ok := e.store.(store.ExecutorLocker)
-	if !ok {
-		return true, nil
-	}
-	release, ok, err := l.LockExecutor(e.cfg.ExecutorID)
-	if err != nil {
-		return false, fmt.Errorf("durable: launch: %w", err)
-	}
-	if !ok {
-		e.log.Warn("durable: another process runs as this executor on this database; not recovering its PENDING workflows (they are its own, or are recovered when it exits); give each process its own ExecutorID",
-			"executor", e.cfg.ExecutorID)
-		return false, nil
-	}
-	e.mu.Lock()
-	e.unlockExecutor = release
-	e.mu.Unlock()
-	return true, nil
-}
-
 // Shutdown stops the engine gracefully: running workflows see their
 // context cancelled, steps that fail because of it are not recorded, and
-// the workflows stay PENDING to resume at the next Launch. It waits for
-// them to return until ctx is done, then closes the system database if the
-// engine opened it. Calling it twice is safe.
+// the workflows stay PENDING. It waits for them to return until ctx is
+// done, then declares its instance stopped, so that another engine adopts
+// those workflows at once (or the next Launch does), and closes the
+// system database if the engine opened it. If ctx ends first it still
+// does both and reports the workflows still running: what they write
+// after that is refused, and they are adopted elsewhere. Calling it again
+// waits for the first call and returns its result.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
-	if e.state == stateShutdown {
+	if e.shutdownDone != nil {
+		done := e.shutdownDone
 		e.mu.Unlock()
-		return nil
+		<-done
+		return e.shutdownErr
 	}
+	e.shutdownDone = make(chan struct{})
+	launched := e.state == stateLaunched
 	e.state = stateShutdown
 	e.mu.Unlock()
+	defer close(e.shutdownDone)
 	e.cancel()
 	e.wakeups.close()
-	e.loops.Wait() // the dispatchers start nothing more
 
+	var errs []error
 	stopped := make(chan struct{})
 	go func() { e.runs.Wait(); e.loops.Wait(); close(stopped) }()
 	select {
 	case <-stopped:
 	case <-ctx.Done():
 		e.mu.Lock()
-		n := len(e.active)
+		n := e.executing
 		e.mu.Unlock()
-		return fmt.Errorf("durable: shutdown: %d workflows still running: %w", n, ctx.Err())
+		errs = append(errs, fmt.Errorf("durable: shutdown: %d workflows still running: %w", n, ctx.Err()))
 	}
-	// What is left is suspended in long sleeps: no goroutine to wait for.
+	// What is left is parked (a long sleep, a retry), or did not return
+	// in time: end it here; it stays PENDING.
 	e.mu.Lock()
 	parked := make([]*run, 0, len(e.active))
 	for _, r := range e.active {
@@ -172,18 +172,18 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	}
 	e.mu.Unlock()
 	for _, r := range parked {
-		e.end(r, store.StatusPending, nil, nil, fmt.Errorf("workflow %s interrupted: %w", r.id, ErrShutdown))
+		e.end(r, store.StatusPending, nil, nil)
 	}
-	e.mu.Lock()
-	unlock := e.unlockExecutor
-	e.mu.Unlock()
-	if unlock != nil {
-		unlock()
+	if launched {
+		if err := e.store.StopInstance(context.WithoutCancel(ctx), e.instanceID()); err != nil {
+			errs = append(errs, fmt.Errorf("durable: shutdown: release this engine's workflows: %w", err))
+		}
 	}
 	if e.ownsStore {
-		return e.store.Close()
+		errs = append(errs, e.store.Close())
 	}
-	return nil
+	e.shutdownErr = errors.Join(errs...)
+	return e.shutdownErr
 }
 
 // checkRunning returns why the engine cannot start workflows, if it cannot.

@@ -40,16 +40,18 @@ type enqueueOptions struct {
 // process that registered the queue runs it when the queue's limits allow.
 // The queue need not be registered in this process. A timeout given with
 // WithTimeout starts when the workflow leaves the queue.
-func WithQueue(name string) StartOption { return func(o *startOptions) { o.q.queue = name } }
+func WithQueue(name string) StartOption {
+	return StartOption{func(o *startOptions) { o.q.queue = name }}
+}
 
 // WithPriority orders the workflow in its queue: lower runs first, from 1
 // to 2^31-1; workflows without a priority run before any with one, and
 // equal priorities run oldest first. Needs WithQueue.
 func WithPriority(p int) StartOption {
-	return func(o *startOptions) {
+	return StartOption{func(o *startOptions) {
 		o.q.priority, o.q.hasPriority = p, true
 		o.q.queueOnly = append(o.q.queueOnly, "WithPriority")
-	}
+	}}
 }
 
 // WithDeduplicationID admits one active workflow per deduplication ID in
@@ -57,38 +59,40 @@ func WithPriority(p int) StartOption {
 // same ID fails with a *DeduplicatedError, or returns the first with
 // WithDeduplicationPolicy(ReturnExisting). Needs WithQueue.
 func WithDeduplicationID(id string) StartOption {
-	return func(o *startOptions) {
+	return StartOption{func(o *startOptions) {
 		o.q.dedupID = id
 		o.q.queueOnly = append(o.q.queueOnly, "WithDeduplicationID")
-	}
+	}}
 }
 
 // WithDeduplicationPolicy says what a deduplicated enqueue does. Defaults
 // to RejectDuplicate. Needs WithQueue.
 func WithDeduplicationPolicy(p DeduplicationPolicy) StartOption {
-	return func(o *startOptions) {
+	return StartOption{func(o *startOptions) {
 		o.q.dedup = p
 		o.q.queueOnly = append(o.q.queueOnly, "WithDeduplicationPolicy")
-	}
+	}}
 }
 
 // WithPartitionKey puts the workflow in a partition of a partitioned
 // queue, whose limits apply per key. Required by, and only allowed on,
-// partitioned queues. Needs WithQueue.
+// partitioned queues, and not with WithDeduplicationID (as in DBOS: a
+// deduplication ID is unique per queue, which partitions would not
+// respect). Needs WithQueue.
 func WithPartitionKey(key string) StartOption {
-	return func(o *startOptions) {
+	return StartOption{func(o *startOptions) {
 		o.q.partition = key
 		o.q.queueOnly = append(o.q.queueOnly, "WithPartitionKey")
-	}
+	}}
 }
 
 // WithDelay keeps the workflow in its queue for at least d. Needs
 // WithQueue.
 func WithDelay(d time.Duration) StartOption {
-	return func(o *startOptions) {
+	return StartOption{func(o *startOptions) {
 		o.q.delay = d
 		o.q.queueOnly = append(o.q.queueOnly, "WithDelay")
-	}
+	}}
 }
 
 // checkEnqueue validates the queue options before anything is recorded.
@@ -104,6 +108,9 @@ func (e *Engine) checkEnqueue(o enqueueOptions) error {
 	}
 	if o.delay < 0 {
 		return fmt.Errorf("%w: negative delay %v", ErrInvalidEnqueue, o.delay)
+	}
+	if o.partition != "" && o.dedupID != "" {
+		return fmt.Errorf("%w: WithPartitionKey and WithDeduplicationID cannot be combined", ErrInvalidEnqueue)
 	}
 	d := e.dispatcher(o.queue)
 	if d == nil {

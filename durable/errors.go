@@ -21,9 +21,14 @@ var (
 	// ErrNotInWorkflow is returned by workflow-only operations called
 	// outside a workflow function.
 	ErrNotInWorkflow = errors.New("durable: not called from inside a workflow")
-	// ErrInStep is returned when a step tries to start a workflow; start it
+	// ErrInStep is returned by operations of the workflow function (Start
+	// of a child, Recv, Sleep, Go, …) called from inside a step: call them
 	// from the workflow function instead.
-	ErrInStep = errors.New("durable: workflows cannot be started from inside a step")
+	ErrInStep = errors.New("durable: not allowed inside a step; call it from the workflow function")
+	// ErrNotWorkflowGoroutine is returned by a durable operation called
+	// from another goroutine than the workflow function's own. Step numbers
+	// must not depend on goroutine scheduling: fan out with Go instead.
+	ErrNotWorkflowGoroutine = errors.New("durable: durable operation called from another goroutine than the workflow's; use durable.Go to run steps concurrently")
 	// ErrEncode wraps a value the codec could not encode. Nothing is written.
 	ErrEncode = errors.New("durable: cannot encode value")
 	// ErrDecode wraps a recorded payload the codec could not decode into the
@@ -34,8 +39,25 @@ var (
 	// ErrConflictingWorkflow is returned when a workflow ID is started with
 	// a different workflow name than the one it was recorded with.
 	ErrConflictingWorkflow = errors.New("durable: workflow ID already used by a different workflow")
-	// ErrWorkflowCancelled is returned by Result for a cancelled workflow.
+	// ErrWorkflowCancelled is returned by Result for a cancelled workflow,
+	// and by durable operations of a workflow that is being cancelled.
 	ErrWorkflowCancelled = errors.New("durable: workflow was cancelled")
+	// ErrDeadlineExceeded is matched, together with ErrWorkflowCancelled,
+	// by the error of a workflow cancelled because its deadline
+	// (WithTimeout, or its parent's) passed.
+	ErrDeadlineExceeded = errors.New("durable: workflow deadline exceeded")
+	// ErrStepTimeout is matched by the error of a step attempt that ran
+	// past WithStepTimeout.
+	ErrStepTimeout = errors.New("durable: step timed out")
+	// ErrStreamClosed is returned by a write to a closed stream.
+	ErrStreamClosed = errors.New("durable: stream is closed")
+	// ErrInvalidID is returned for an explicit empty workflow ID.
+	ErrInvalidID = errors.New("durable: invalid workflow ID")
+	// ErrSystemDatabase wraps an error of the system database met by a
+	// durable operation. It is never a workflow's outcome: the workflow
+	// stays PENDING and the engine runs it again, replaying what was
+	// recorded, once the database answers.
+	ErrSystemDatabase = errors.New("durable: system database error")
 	// ErrTimeout is returned by Recv and GetEvent when nothing arrived
 	// before the timeout.
 	ErrTimeout = errors.New("durable: timed out")
@@ -69,7 +91,7 @@ type StepError struct {
 	WorkflowID string
 	StepID     int
 	StepName   string
-	Attempts   []error
+	Attempts   []error // each a *RecordedError, as the workflow sees them
 }
 
 func (e *StepError) Error() string {
@@ -89,10 +111,10 @@ func (e *StepError) Unwrap() []error { return e.Attempts }
 // code changed, or it depends on something other than its input and its
 // recorded steps.
 type DeterminismError struct {
-	WorkflowID string
-	StepID     int
-	Recorded   string // the name recorded at StepID
-	Called     string // the name the replay called
+	WorkflowID string `json:"workflow_id"`
+	StepID     int    `json:"step_id"`
+	Recorded   string `json:"recorded"` // the name recorded at StepID
+	Called     string `json:"called"`   // the name the replay called
 }
 
 func (e *DeterminismError) Error() string {
@@ -104,10 +126,10 @@ func (e *DeterminismError) Error() string {
 // ExistingID, still ENQUEUED or PENDING in Queue, holds DeduplicationID.
 // It matches ErrDeduplicated.
 type DeduplicatedError struct {
-	WorkflowID      string // the workflow that was not enqueued
-	Queue           string
-	DeduplicationID string
-	ExistingID      string
+	WorkflowID      string `json:"workflow_id"` // the workflow that was not enqueued
+	Queue           string `json:"queue"`
+	DeduplicationID string `json:"deduplication_id"`
+	ExistingID      string `json:"existing_id"`
 }
 
 func (e *DeduplicatedError) Error() string {
@@ -119,20 +141,27 @@ func (e *DeduplicatedError) Error() string {
 func (e *DeduplicatedError) Is(target error) bool { return target == ErrDeduplicated }
 
 // PanicError is a panic in a workflow or a step, caught and recorded as
-// its error. The process keeps running.
+// its error with the goroutine's stack. The process keeps running.
 type PanicError struct {
-	Value any
-	Stack string
+	Value string `json:"value"` // the panic's value, printed with %v
+	Stack string `json:"stack"`
 }
 
-func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
+func (e *PanicError) Error() string { return "panic: " + e.Value }
 
-// RecordedError is an error read back from the system database: the error
-// a step or workflow returned in an earlier run, possibly in another
-// process. It keeps the message and the Go type name of the original.
+// RecordedError is an error as a workflow sees it: the error a step, a
+// child or a workflow returned, read back from the system database. It
+// has the original's message and Go type name, and unwraps to the
+// identities the engine keeps (see RegisterError), so errors.Is and
+// errors.As answer the same on the first run as on any replay.
 type RecordedError struct {
-	Message string `json:"message"`
-	Type    string `json:"type,omitempty"`
+	Message string
+	Type    string // the original's Go type, such as "*fs.PathError"
+	causes  []error
 }
 
 func (e *RecordedError) Error() string { return e.Message }
+
+// Unwrap returns the kept identities: registered sentinels the original
+// matched and rebuilt values of registered error types it contained.
+func (e *RecordedError) Unwrap() []error { return e.causes }

@@ -35,72 +35,68 @@ func Retrieve[Out any](ctx context.Context, e *Engine, id string) (*Handle[Out],
 // ID returns the workflow's ID.
 func (h *Handle[Out]) ID() string { return h.id }
 
-// Status returns the workflow's status row as recorded now.
-func (h *Handle[Out]) Status(ctx context.Context) (store.Workflow, error) {
+// Status returns the workflow's status as recorded now.
+func (h *Handle[Out]) Status(ctx context.Context) (WorkflowStatus, error) {
 	wf, err := h.eng.store.GetWorkflow(ctx, h.id)
 	if errors.Is(err, store.ErrNotFound) {
-		return wf, fmt.Errorf("%w: %q", ErrWorkflowNotFound, h.id)
+		return WorkflowStatus{}, fmt.Errorf("%w: %q", ErrWorkflowNotFound, h.id)
 	}
-	return wf, err
+	if err != nil {
+		return WorkflowStatus{}, err
+	}
+	return h.eng.status(wf), nil
 }
 
 // Result waits for the workflow to finish and returns its output, or its
-// error: the error value itself when the workflow ran in this process, a
-// *RecordedError with the same message when it ran before a restart or
-// elsewhere, ErrWorkflowCancelled or ErrMaxRecoveryAttemptsExceeded for
-// those statuses. Called from a workflow, the result is recorded as a step
-// of that workflow.
+// error: the error as recorded (a *RecordedError; see RegisterError),
+// or one matching ErrWorkflowCancelled (and ErrDeadlineExceeded when the
+// deadline cancelled it) or ErrMaxRecoveryAttemptsExceeded for those
+// statuses. The answer is the same whenever and wherever it is asked: in
+// the process that ran the workflow, right after it ended, or in another
+// one a day later. Called from a workflow, the result is recorded as a
+// step of that workflow.
 func (h *Handle[Out]) Result(ctx context.Context) (Out, error) {
 	var zero Out
 	st := stateFrom(ctx)
 	if st == nil || inStep(ctx) {
-		value, out, err := h.eng.await(ctx, h.id, h.run)
+		out, err := h.eng.await(ctx, h.id, h.run)
 		if err != nil {
 			return zero, err
 		}
-		return typed[Out](h.eng, h.id, value, out)
+		return decode[Out](h.eng, "output of workflow "+h.id, out)
 	}
-	n, rec, ok, err := st.next(ctx)
+	n, rec, ok, err := st.next()
 	if err != nil {
 		return zero, err
 	}
 	if ok {
-		if err := st.check(n, rec, getResultStep); err != nil {
-			return zero, err
-		}
-		if rec.Error != nil {
-			return zero, decodeError(rec.Error)
-		}
-		return decode[Out](h.eng, "result of "+h.id, rec.Output)
+		return replayStep[Out](st, n, rec, getResultStep)
 	}
 	started := h.eng.now()
-	value, out, err := h.eng.await(ctx, h.id, h.run)
-	if err != nil && ctx.Err() != nil {
-		return zero, err // interrupted, not a result: record nothing
-	}
-	step := store.Step{WorkflowID: st.id, StepID: n, Name: getResultStep, Output: out, Error: encodeError(err),
-		ChildID: h.id, StartedAt: started, CompletedAt: h.eng.now()}
-	if rerr := h.eng.store.RecordStep(context.WithoutCancel(ctx), step); rerr != nil {
-		return zero, h.eng.writeErr(st.id, rerr)
-	}
+	out, err := h.eng.await(ctx, h.id, h.run)
 	if err != nil {
-		return zero, err
+		if stop := st.halted(); stop != nil {
+			return zero, stop // interrupted, not a result: record nothing
+		}
+		if errors.Is(err, ErrShutdown) || errors.Is(err, ErrSystemDatabase) {
+			return zero, st.fail(err)
+		}
 	}
-	return typed[Out](h.eng, h.id, value, out)
+	step := store.Step{WorkflowID: st.id, StepID: n, Name: getResultStep, Output: out, Error: h.eng.encodeError(err),
+		ChildID: h.id, StartedAt: started, CompletedAt: h.eng.now()}
+	if rerr := st.recordOrConflict(ctx, step); rerr != nil {
+		if errors.Is(rerr, store.ErrConflict) {
+			return recordedStep[Out](ctx, st, n, getResultStep)
+		}
+		return zero, rerr
+	}
+	return replayStep[Out](st, n, step, getResultStep)
 }
 
-// typed returns the live value if it has the requested type, else decodes
-// the recorded output.
-func typed[Out any](e *Engine, id string, value any, out []byte) (Out, error) {
-	if v, ok := value.(Out); ok {
-		return v, nil
-	}
-	return decode[Out](e, "output of workflow "+id, out)
-}
-
-// await waits for a workflow to finish: on its run when it runs in this
-// process, else by polling the store with back-off.
-func (e *Engine) await(ctx context.Context, id string, r *run) (any, []byte, error) {
+// await waits for a workflow to finish and returns its recorded output or
+// its error: from its run when it ends in this process, else from the
+// store, woken when its row changes.
+func (e *Engine) await(ctx context.Context, id string, r *run) ([]byte, error) {
 	if r == nil {
 		r = e.activeRun(id)
 	}
@@ -108,19 +104,15 @@ func (e *Engine) await(ctx context.Context, id string, r *run) (any, []byte, err
 		select {
 		case <-r.done:
 		case <-ctx.Done():
-			return nil, nil, ctx.Err()
+			return nil, context.Cause(ctx)
 		}
-		switch r.status {
-		case store.StatusSuccess:
-			return r.value, r.output, nil
-		case store.StatusError:
-			return nil, nil, r.err
-		case store.StatusPending:
-			if r.err != nil {
-				return nil, nil, r.err
-			}
+		if r.status.Terminal() {
+			return e.outcome(id, r.status, r.output, r.errData)
 		}
-		// Ended otherwise (cancelled, or by another process): read the record.
+		if e.life.Err() != nil {
+			return nil, fmt.Errorf("workflow %s interrupted: %w", id, ErrShutdown)
+		}
+		// It ended here without an outcome: another instance runs it now.
 	}
 	var wf store.Workflow
 	err := e.wait(ctx, time.Time{}, func() (bool, error) {
@@ -129,11 +121,13 @@ func (e *Engine) await(ctx context.Context, id string, r *run) (any, []byte, err
 		if errors.Is(err, store.ErrNotFound) {
 			return false, fmt.Errorf("%w: %q", ErrWorkflowNotFound, id)
 		}
-		return err == nil && wf.Status.Terminal(), err
+		if err != nil {
+			return false, fmt.Errorf("%w: %w", ErrSystemDatabase, err)
+		}
+		return wf.Status.Terminal(), nil
 	}, store.KeyWorkflow(id))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	out, err := outcome(wf)
-	return nil, out, err
+	return e.outcome(id, wf.Status, wf.Output, wf.Error)
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/dboslite/dboslite/durable"
 	"github.com/dboslite/dboslite/store"
@@ -18,13 +19,15 @@ import (
 // env is one system database shared by the engines a test makes, as
 // successive runs of one program share a file.
 type env struct {
-	t   *testing.T
-	url string
-	log *syncBuffer
+	t       *testing.T
+	url     string
+	log     *syncBuffer
+	crashes map[*durable.Engine]*crashStore
 }
 
 func setup(t *testing.T) *env {
-	return &env{t: t, url: "sqlite:" + filepath.Join(t.TempDir(), "sys.sqlite"), log: &syncBuffer{}}
+	return &env{t: t, url: "sqlite:" + filepath.Join(t.TempDir(), "sys.sqlite"), log: &syncBuffer{},
+		crashes: map[*durable.Engine]*crashStore{}}
 }
 
 // engine makes an engine on the env's database; change adjusts its Config.
@@ -49,12 +52,35 @@ func (v *env) engine(change ...func(*durable.Config)) *durable.Engine {
 
 // crashing makes an engine whose store fails every write after the first
 // limit ones, as if the process died there: what was written stays, and
-// nothing after it is recorded.
+// nothing after it is recorded. Run its workflows with untilCrash.
 func (v *env) crashing(limit int64, change ...func(*durable.Config)) *durable.Engine {
 	v.t.Helper()
 	s := v.open()
-	cs := &crashStore{Store: s, limit: limit}
-	return v.engine(append(change, func(c *durable.Config) { c.Store = cs })...)
+	cs := &crashStore{Store: s, limit: limit, crashed: make(chan struct{})}
+	e := v.engine(append(change, func(c *durable.Config) { c.Store = cs })...)
+	v.crashes[e] = cs
+	return e
+}
+
+// untilCrash calls run (which runs a workflow on e, made by crashing)
+// until e's store refuses its first write, then shuts e down there, as a
+// kill would stop it: a refused write is not an outcome, so the workflow
+// stays PENDING. It returns what run returned, which wraps ErrShutdown
+// when the crash interrupted it.
+func (v *env) untilCrash(e *durable.Engine, run func() error) error {
+	v.t.Helper()
+	cs := v.crashes[e]
+	done := make(chan error, 1)
+	go func() { done <- run() }()
+	select {
+	case err := <-done:
+		return err // finished before the crash
+	case <-cs.crashed:
+	}
+	if err := e.Shutdown(context.Background()); err != nil {
+		v.t.Fatalf("shutdown after the crash: %v", err)
+	}
+	return <-done
 }
 
 // open opens the env's database directly.
@@ -66,6 +92,42 @@ func (v *env) open() *sqlite.Store {
 	}
 	v.t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// orphan records a PENDING workflow that no instance owns, as a process
+// that died right after creating it leaves it; change adjusts the row.
+func (v *env) orphan(id, name, input string, change ...func(*store.WorkflowCreateParams)) {
+	v.t.Helper()
+	p := store.WorkflowCreateParams{ID: id, Name: name, Input: []byte(input), ExecutorID: "local",
+		ApplicationVersion: durable.DefaultApplicationVersion, ApplicationName: "test"}
+	for _, c := range change {
+		c(&p)
+	}
+	if _, _, err := v.open().CreateWorkflow(context.Background(), p); err != nil {
+		v.t.Fatalf("create orphan %s: %v", id, err)
+	}
+}
+
+// waitSteps waits until workflow id has n recorded steps. Nothing
+// signals a record made by a workflow the test does not run itself, so
+// it looks every millisecond, for at most ten seconds.
+func (v *env) waitSteps(id string, n int) {
+	v.t.Helper()
+	s := v.open()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		steps, err := s.Steps(context.Background(), id)
+		if err != nil {
+			v.t.Fatalf("steps of %s: %v", id, err)
+		}
+		if len(steps) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			v.t.Fatalf("workflow %s has %d steps after 10s, want %d", id, len(steps), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func (v *env) steps(id string) []store.Step {
@@ -104,14 +166,37 @@ func register[In, Out any](t *testing.T, e *durable.Engine, name string, fn func
 
 var errCrash = errors.New("simulated crash: write refused")
 
-// crashStore passes the first limit writes through and refuses the rest.
-type crashStore struct {
-	store.Store
-	limit  int64
-	writes atomic.Int64
+// crashingAt makes an engine whose store refuses the recording of the
+// step named step, and every write after it, as if the process died
+// just before; run its workflows with untilCrash.
+func (v *env) crashingAt(step string, change ...func(*durable.Config)) *durable.Engine {
+	v.t.Helper()
+	e := v.crashing(1<<62, change...)
+	v.crashes[e].atStep = step
+	return e
 }
 
-func (c *crashStore) dead() bool { return c.writes.Add(1) > c.limit }
+// crashStore passes the first limit writes through and refuses the rest,
+// or, with atStep, refuses everything from the recording of that step on;
+// crashed closes at the first refusal.
+type crashStore struct {
+	store.Store
+	limit   int64
+	atStep  string
+	writes  atomic.Int64
+	down    atomic.Bool
+	crashed chan struct{}
+	once    sync.Once
+}
+
+func (c *crashStore) dead() bool {
+	if !c.down.Load() && c.writes.Add(1) <= c.limit {
+		return false
+	}
+	c.down.Store(true)
+	c.once.Do(func() { close(c.crashed) })
+	return true
+}
 
 func (c *crashStore) CreateWorkflow(ctx context.Context, p store.WorkflowCreateParams) (store.Workflow, bool, error) {
 	if c.dead() {
@@ -120,11 +205,14 @@ func (c *crashStore) CreateWorkflow(ctx context.Context, p store.WorkflowCreateP
 	return c.Store.CreateWorkflow(ctx, p)
 }
 
-func (c *crashStore) RecordStep(ctx context.Context, s store.Step) error {
+func (c *crashStore) RecordStep(ctx context.Context, p store.StepParams) error {
+	if c.atStep != "" && p.Step.Name == c.atStep {
+		c.down.Store(true)
+	}
 	if c.dead() {
 		return errCrash
 	}
-	return c.Store.RecordStep(ctx, s)
+	return c.Store.RecordStep(ctx, p)
 }
 
 func (c *crashStore) SetOutcome(ctx context.Context, p store.OutcomeParams) (bool, error) {

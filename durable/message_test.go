@@ -11,7 +11,6 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/dboslite/dboslite/durable"
-	"github.com/dboslite/dboslite/store"
 )
 
 // inbox receives n messages of topic "in" and joins them; a timeout ends
@@ -118,9 +117,8 @@ func TestRecvSurvivesRestartAndConsumesOnce(t *testing.T) {
 	h, err := wf1.Start(ctx, 2, durable.WithID("r"))
 	is.NoErr(err)
 	is.NoErr(v.engineSend(ctx, "r", "in", "x"))
-	_, err = h.Result(ctx)
-	is.True(err != nil) // crashed
-	is.NoErr(e1.Shutdown(ctx))
+	err = v.untilCrash(e1, func() error { _, err := h.Result(ctx); return err })
+	is.True(errors.Is(err, durable.ErrShutdown)) // crashed
 
 	e2 := v.engine()
 	wf2 := register(t, e2, "inbox", inbox)
@@ -160,9 +158,8 @@ func TestSendFromWorkflowIsNotRepeatedOnReplay(t *testing.T) {
 	e1 := v.crashing(2, func(c *durable.Config) { c.ExecutorID = "p1" })
 	s1 := register(t, e1, "sender", sender)
 	launch(t, e1)
-	_, err = s1.Run(ctx, "dest", durable.WithID("s"))
-	is.True(errors.Is(err, errCrash))
-	is.NoErr(e1.Shutdown(ctx))
+	err = v.untilCrash(e1, func() error { _, err := s1.Run(ctx, "dest", durable.WithID("s")); return err })
+	is.True(errors.Is(err, durable.ErrShutdown))
 
 	e2 := v.engine(func(c *durable.Config) { c.ExecutorID = "p1" })
 	register(t, e2, "sender", sender)
@@ -265,7 +262,7 @@ func TestStreams(t *testing.T) {
 				return 0, err
 			}
 			err := durable.WriteStream(ctx, "nums", 99)
-			if !errors.Is(err, store.ErrStreamClosed) {
+			if !errors.Is(err, durable.ErrStreamClosed) {
 				return 0, fmt.Errorf("write after close: %v", err)
 			}
 		}

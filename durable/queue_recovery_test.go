@@ -93,9 +93,8 @@ func TestQueueEnqueueFromWorkflowIsCheckpointed(t *testing.T) {
 	child1 = register(t, e1, "child", child)
 	p1 := register(t, e1, "parent", parent(&child1))
 	launch(t, e1)
-	_, err := p1.Run(ctx, "hi", durable.WithID("p"))
-	is.True(errors.Is(err, errCrash)) // the crash
-	is.NoErr(e1.Shutdown(ctx))
+	err := v.untilCrash(e1, func() error { _, err := p1.Run(ctx, "hi", durable.WithID("p")); return err })
+	is.True(errors.Is(err, durable.ErrShutdown))             // the crash
 	is.Equal(v.workflow("p-1").Status, store.StatusEnqueued) // the child waits in its queue
 
 	// The next process replays the parent: the enqueue is recorded, so it

@@ -21,14 +21,20 @@ type registration struct {
 	exec        func(ctx context.Context, input []byte) (any, error)
 }
 
-// RegisterOption configures a workflow at registration.
-type RegisterOption func(*registration)
+// RegisterOption configures a workflow at registration. Make one with
+// WithMaxRecoveryAttempts.
+type RegisterOption struct{ apply func(*registration) }
 
 // WithMaxRecoveryAttempts sets how many times the workflow is recovered
-// after its first run before it is set to MAX_RECOVERY_ATTEMPTS_EXCEEDED.
-// Negative means unlimited. Defaults to Config.MaxRecoveryAttempts.
+// after its first run before it is set to MAX_RECOVERY_ATTEMPTS_EXCEEDED,
+// with the meaning Config.MaxRecoveryAttempts gives n: 0 is the default
+// (Config.MaxRecoveryAttempts), negative is unlimited.
 func WithMaxRecoveryAttempts(n int) RegisterOption {
-	return func(r *registration) { r.maxRecovery = n }
+	return RegisterOption{func(r *registration) {
+		if n != 0 {
+			r.maxRecovery = n
+		}
+	}}
 }
 
 // Register makes fn a workflow under name. The name, not the Go function,
@@ -43,7 +49,9 @@ func Register[In, Out any](e *Engine, name string, fn func(ctx context.Context, 
 	}
 	reg := &registration{name: name, maxRecovery: e.cfg.MaxRecoveryAttempts}
 	for _, o := range opts {
-		o(reg)
+		if o.apply != nil {
+			o.apply(reg)
+		}
 	}
 	reg.exec = func(ctx context.Context, input []byte) (any, error) {
 		in, err := decode[In](e, "input of workflow "+name, input)

@@ -20,12 +20,15 @@ const sleepStep = "durable.sleep"
 // goroutine unwinds (deferred calls run, and durable operations in them
 // do nothing) and the workflow function is replayed from its recorded
 // steps when the sleep is due, exactly as after a restart. So a workflow
-// sleeping for hours holds no goroutine. A Sleep called from another
-// goroutine than the workflow function's own blocks instead.
+// sleeping for hours holds no goroutine. Sleep works only in the workflow
+// function, on its goroutine.
 func Sleep(ctx context.Context, d time.Duration) error {
 	st := stateFrom(ctx)
-	if st == nil || inStep(ctx) {
+	if st == nil {
 		return fmt.Errorf("%w: Sleep", ErrNotInWorkflow)
+	}
+	if inStep(ctx) {
+		return fmt.Errorf("%w: Sleep", ErrInStep)
 	}
 	if d <= 0 {
 		return nil
@@ -38,7 +41,7 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	if left <= 0 {
 		return nil
 	}
-	if t := st.eng.cfg.SuspendSleepsOver; t >= 0 && left > t && goid() == st.goid {
+	if t := st.eng.cfg.SuspendSleepsOver; t >= 0 && left > t {
 		st.mu.Lock()
 		st.wakeAt = wake
 		st.mu.Unlock()
@@ -57,7 +60,7 @@ func Sleep(ctx context.Context, d time.Duration) error {
 // wakeTime records, as a step, the time a sleep of d ends, or returns the
 // time recorded by an earlier run.
 func (s *wfState) wakeTime(ctx context.Context, d time.Duration) (time.Time, error) {
-	n, rec, ok, err := s.next(ctx)
+	n, rec, ok, err := s.next()
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -75,8 +78,8 @@ func (s *wfState) wakeTime(ctx context.Context, d time.Duration) (time.Time, err
 	wake := now.Add(d)
 	step := store.Step{WorkflowID: s.id, StepID: n, Name: sleepStep, StartedAt: now, CompletedAt: now,
 		Output: strconv.AppendInt(nil, wake.UnixMilli(), 10)}
-	if err := s.eng.store.RecordStep(context.WithoutCancel(ctx), step); err != nil {
-		return time.Time{}, s.eng.writeErr(s.id, err)
+	if err := s.record(ctx, step); err != nil {
+		return time.Time{}, err
 	}
 	return wake, nil
 }

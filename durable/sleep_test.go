@@ -37,6 +37,7 @@ func TestSleepSleepsOnlyWhatIsLeftAfterARestart(t *testing.T) {
 	launch(t, e1)
 	_, err := wf.Start(ctx, time.Hour, durable.WithID("nap"))
 	is.NoErr(err)
+	v.waitSteps("nap", 2)
 	is.NoErr(e1.Shutdown(ctx)) // the sleeper stays PENDING
 	is.Equal(v.workflow("nap").Status, store.StatusPending)
 	steps := v.steps("nap")

@@ -9,20 +9,34 @@ import (
 	"github.com/dboslite/dboslite/store"
 )
 
-// StartOption configures one start of a workflow.
-type StartOption func(*startOptions)
+// StartOption configures one start of a workflow. Make one with WithID,
+// WithTimeout, Detached, WithQueue and the other queue options.
+type StartOption struct{ apply func(*startOptions) }
 
 type startOptions struct {
 	id       string
+	idGiven  bool
 	timeout  time.Duration
 	detached bool
 	q        enqueueOptions
 }
 
+func startOpts(opts []StartOption) startOptions {
+	var o startOptions
+	for _, opt := range opts {
+		if opt.apply != nil {
+			opt.apply(&o)
+		}
+	}
+	return o
+}
+
 // WithID gives the workflow its ID instead of a new ULID. Starting an ID
 // that exists returns that workflow (its result, once finished) and never
-// runs it twice.
-func WithID(id string) StartOption { return func(o *startOptions) { o.id = id } }
+// runs it twice. An empty ID is ErrInvalidID.
+func WithID(id string) StartOption {
+	return StartOption{func(o *startOptions) { o.id, o.idGiven = id, true }}
+}
 
 // WithTimeout gives the workflow a durable deadline, timeout from its
 // start: at the deadline it is cancelled, with its children, even if the
@@ -30,13 +44,13 @@ func WithID(id string) StartOption { return func(o *startOptions) { o.id = id } 
 // unless it has a timeout of its own or is Detached. With WithQueue the
 // timeout starts when the workflow leaves its queue.
 func WithTimeout(timeout time.Duration) StartOption {
-	return func(o *startOptions) { o.timeout = timeout }
+	return StartOption{func(o *startOptions) { o.timeout = timeout }}
 }
 
 // Detached starts a child workflow independent of its parent: it does not
 // inherit the parent's deadline and is not cancelled with it. The start is
 // still a step of the parent.
-func Detached() StartOption { return func(o *startOptions) { o.detached = true } }
+func Detached() StartOption { return StartOption{func(o *startOptions) { o.detached = true }} }
 
 // Start starts the workflow and returns at once with a handle to it. The
 // workflow runs in its own goroutine, under the engine's lifetime rather
@@ -46,11 +60,7 @@ func Detached() StartOption { return func(o *startOptions) { o.detached = true }
 // "<parent ID>-<step number>" unless WithID gives one; the start is a step
 // of the parent, so a replay of the parent returns the same child.
 func (w *Workflow[In, Out]) Start(ctx context.Context, in In, opts ...StartOption) (*Handle[Out], error) {
-	var o startOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
-	id, r, err := w.eng.start(ctx, w.reg, in, o)
+	id, r, err := w.eng.start(ctx, w.reg, in, startOpts(opts))
 	if err != nil {
 		return nil, err
 	}
@@ -82,12 +92,18 @@ func (e *Engine) start(ctx context.Context, reg *registration, in any, o startOp
 	if parent != nil && inStep(ctx) {
 		return "", nil, fmt.Errorf("%w: start %q", ErrInStep, reg.name)
 	}
+	if o.idGiven && o.id == "" {
+		return "", nil, fmt.Errorf("%w: WithID(\"\") given to start %q", ErrInvalidID, reg.name)
+	}
+	if o.timeout < 0 {
+		return "", nil, fmt.Errorf("%w: WithTimeout(%v)", ErrInvalidTimeout, o.timeout)
+	}
 	if err := e.checkEnqueue(o.q); err != nil {
 		return "", nil, err
 	}
 	var stepID int
 	if parent != nil {
-		n, rec, ok, err := parent.next(ctx)
+		n, rec, ok, err := parent.next()
 		if err != nil {
 			return "", nil, err
 		}
@@ -102,9 +118,6 @@ func (e *Engine) start(ctx context.Context, reg *registration, in any, o startOp
 	if o.id == "" {
 		o.id = e.cfg.NewID()
 	}
-	if o.timeout < 0 {
-		return "", nil, fmt.Errorf("%w: WithTimeout(%v)", ErrInvalidTimeout, o.timeout)
-	}
 	input, err := e.encode("input of workflow "+reg.name, in)
 	if err != nil {
 		return "", nil, err
@@ -114,6 +127,7 @@ func (e *Engine) start(ctx context.Context, reg *registration, in any, o startOp
 		Name:               reg.name,
 		Input:              input,
 		ExecutorID:         e.cfg.ExecutorID,
+		Owner:              e.instanceID(),
 		ApplicationVersion: e.cfg.ApplicationVersion,
 		ApplicationName:    e.cfg.AppName,
 		Now:                e.now(),
@@ -135,26 +149,28 @@ func (e *Engine) start(ctx context.Context, reg *registration, in any, o startOp
 		wf, created, err = e.store.CreateWorkflow(ctx, p)
 	}
 	var dedup *DeduplicatedError
-	switch {
-	case errors.As(err, &dedup) && parent != nil:
-		// Recorded, so a replay fails the same way without enqueueing.
-		step := store.Step{WorkflowID: parent.id, StepID: stepID, Name: reg.name, Error: encodeError(err), StartedAt: p.Now, CompletedAt: e.now()}
-		if rerr := e.store.RecordStep(context.WithoutCancel(ctx), step); rerr != nil {
-			return "", nil, e.writeErr(parent.id, rerr)
-		}
-		return "", nil, err
-	case dedup != nil:
-		return "", nil, err
-	case err != nil:
-		return "", nil, fmt.Errorf("durable: start %q: %w", reg.name, err)
+	if err == nil && !created && wf.Name != reg.name {
+		err = fmt.Errorf("%w: %s is a %q workflow, not %q", ErrConflictingWorkflow, wf.ID, wf.Name, reg.name)
 	}
-	if !created && wf.Name != reg.name {
-		return "", nil, fmt.Errorf("%w: %s is a %q workflow, not %q", ErrConflictingWorkflow, wf.ID, wf.Name, reg.name)
+	switch {
+	case (errors.As(err, &dedup) || errors.Is(err, ErrConflictingWorkflow)) && parent != nil:
+		// Recorded, so a replay fails the same way without starting.
+		step := store.Step{WorkflowID: parent.id, StepID: stepID, Name: reg.name, Error: e.encodeError(err), StartedAt: p.Now, CompletedAt: e.now()}
+		if rerr := parent.record(ctx, step); rerr != nil {
+			return "", nil, rerr
+		}
+		return "", nil, e.decodeError(step.Error)
+	case dedup != nil, errors.Is(err, ErrConflictingWorkflow):
+		return "", nil, err
+	case err != nil && parent != nil:
+		return "", nil, parent.writeErr(err)
+	case err != nil:
+		return "", nil, fmt.Errorf("%w: start %q: %w", ErrSystemDatabase, reg.name, err)
 	}
 	if parent != nil {
 		step := store.Step{WorkflowID: parent.id, StepID: stepID, Name: reg.name, ChildID: wf.ID, StartedAt: p.Now, CompletedAt: e.now()}
-		if err := e.store.RecordStep(context.WithoutCancel(ctx), step); err != nil {
-			return "", nil, e.writeErr(parent.id, err)
+		if err := parent.record(ctx, step); err != nil {
+			return "", nil, err
 		}
 	}
 	if !created || o.q.queue != "" {
@@ -173,8 +189,8 @@ func (e *Engine) replayChild(parent *wfState, n int, rec store.Step, name string
 	if err := parent.check(n, rec, name); err != nil {
 		return "", nil, err
 	}
-	if rec.Error != nil {
-		return "", nil, decodeError(rec.Error)
+	if len(rec.Error) > 0 {
+		return "", nil, e.decodeError(rec.Error)
 	}
 	return rec.ChildID, e.activeRun(rec.ChildID), nil
 }

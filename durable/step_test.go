@@ -39,6 +39,9 @@ func TestStepRetries(t *testing.T) {
 			return 0, errFlaky
 		}, durable.WithRetries(p))
 	})
+	if err := durable.RegisterError(e, "flaky", errFlaky); err != nil {
+		t.Fatal(err)
+	}
 	launch(t, e)
 
 	t.Run("succeeds on the third attempt", func(t *testing.T) {
@@ -59,7 +62,7 @@ func TestStepRetries(t *testing.T) {
 		is.Equal(len(se.Attempts), 3)       // one error per attempt
 		is.Equal(se.StepName, "flaky")      // names the step
 		is.Equal(se.StepID, 1)              // and its number
-		is.True(errors.Is(err, errFlaky))   // wraps the attempts' errors
+		is.True(errors.Is(err, errFlaky))   // wraps the attempts' errors (errFlaky is registered)
 		is.Equal(attempts.Load(), int64(3)) // MaxAttempts counts the first
 		steps := v.steps("r2")
 		is.Equal(len(steps), 1)
@@ -69,7 +72,9 @@ func TestStepRetries(t *testing.T) {
 		is := is.New(t)
 		attempts.Store(0)
 		_, err := stopping.Run(context.Background(), 0, durable.WithID("r3"))
-		is.Equal(err, errFlaky)             // returned as it is
+		is.True(errors.Is(err, errFlaky)) // returned as it is
+		var se *durable.StepError
+		is.True(!errors.As(err, &se))       // not as a StepError
 		is.Equal(attempts.Load(), int64(1)) // no retry
 	})
 }

@@ -24,7 +24,7 @@ func WriteStream(ctx context.Context, key string, value any) error {
 
 // CloseStream closes the stream key of the workflow running in ctx; readers
 // stop after its last value. Writing to a closed stream is
-// store.ErrStreamClosed.
+// ErrStreamClosed.
 func CloseStream(ctx context.Context, key string) error {
 	return streamOp(ctx, key, nil, true)
 }
@@ -35,7 +35,7 @@ func streamOp(ctx context.Context, key string, value any, closing bool) error {
 		return fmt.Errorf("%w: WriteStream/CloseStream", ErrNotInWorkflow)
 	}
 	e := st.eng
-	p := store.StreamWrite{WorkflowID: st.id, Key: key, Close: closing, Now: e.now()}
+	p := store.StreamWrite{WorkflowID: st.id, Key: key, Close: closing, Owner: st.owner, Now: e.now()}
 	name := closeStreamStep
 	if !closing {
 		name = writeStreamStep
@@ -46,22 +46,36 @@ func streamOp(ctx context.Context, key string, value any, closing bool) error {
 		p.Value = b
 	}
 	if !inStep(ctx) {
-		n, rec, ok, err := st.next(ctx)
+		n, rec, ok, err := st.next()
 		if err != nil {
 			return err
 		}
 		if ok {
-			return st.check(n, rec, name)
+			if err := st.check(n, rec, name); err != nil {
+				return err
+			}
+			return e.decodeError(rec.Error)
 		}
 		p.Step = &store.Step{WorkflowID: st.id, StepID: n, Name: name, Output: []byte("null"), StartedAt: p.Now, CompletedAt: p.Now}
 	}
-	if err := e.store.WriteStream(context.WithoutCancel(ctx), p); err != nil {
-		if errors.Is(err, store.ErrStreamClosed) {
-			return err
+	err := e.store.WriteStream(context.WithoutCancel(ctx), p)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrStreamClosed) && p.Step != nil:
+		// Recorded, so a replay fails the same way.
+		step := *p.Step
+		step.Output, step.Error = nil, e.encodeError(fmt.Errorf("%w: stream %q of %s", ErrStreamClosed, key, st.id))
+		if rerr := st.record(ctx, step); rerr != nil {
+			return rerr
 		}
-		return e.writeErr(st.id, err)
+		return e.decodeError(step.Error)
+	case errors.Is(err, store.ErrStreamClosed):
+		return fmt.Errorf("%w: stream %q of %s", ErrStreamClosed, key, st.id)
+	case p.Step != nil:
+		return st.writeErr(err)
 	}
-	return nil
+	return fmt.Errorf("%w: %w", ErrSystemDatabase, err) // the step fails, and may retry
 }
 
 // ReadStream returns the values of the stream key of workflow workflowID,

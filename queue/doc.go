@@ -18,8 +18,8 @@
 //
 // # Dispatch
 //
-// The engine (package durable) runs one dispatcher per registered queue.
-// [Queue.ClaimParams] turns a definition and the worker's free slots into
-// the one atomic store operation that claims work, and [Backoff] paces the
-// polls that notice work other processes enqueued.
+// The engine (package durable) runs one dispatcher per registered queue:
+// it claims work in one atomic store operation within the queue's limits,
+// and polls, backing off up to PollInterval, for work other processes
+// enqueued.
 package queue

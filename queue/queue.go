@@ -83,8 +83,9 @@ func (q Queue) Validate() error {
 	return nil
 }
 
-// pollInterval is PollInterval with its default and floor applied.
-func (q Queue) pollInterval() time.Duration {
+// PollEvery is PollInterval with its default and floor applied: the
+// longest a dispatcher of q waits before looking for work again.
+func (q Queue) PollEvery() time.Duration {
 	switch {
 	case q.PollInterval == 0:
 		return DefaultPollInterval

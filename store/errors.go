@@ -18,6 +18,15 @@ var (
 	// CANCELLED workflow: the workflow must stop.
 	ErrCancelled = errors.New("store: workflow is cancelled")
 
+	// ErrNotOwner is returned by a write made for a workflow on behalf of
+	// an instance that no longer owns it: another instance adopted it.
+	// The writer must stop running the workflow.
+	ErrNotOwner = errors.New("store: workflow is owned by another instance")
+
+	// ErrInstanceLost is returned by Heartbeat for an instance that was
+	// stopped or declared dead: its workflows may have been adopted.
+	ErrInstanceLost = errors.New("store: instance was declared dead")
+
 	// ErrStreamClosed is returned by a write to a closed stream.
 	ErrStreamClosed = errors.New("store: stream is closed")
 

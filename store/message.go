@@ -13,7 +13,8 @@ type SendParams struct {
 	Now            time.Time
 	// Step, if set, is recorded in the same transaction: the send is then
 	// one checkpointed operation of the sending workflow.
-	Step *Step
+	Step  *Step
+	Owner string // fences Step, as StepParams.Owner does
 }
 
 // ConsumeParams take the oldest unconsumed message of a topic.
@@ -22,7 +23,8 @@ type ConsumeParams struct {
 	Topic      string
 	// Step records the message in the consuming workflow, in the same
 	// transaction as the consume; its Output is set to the payload.
-	Step Step
+	Step  Step
+	Owner string // fences Step, as StepParams.Owner does
 }
 
 // EventParams set a workflow's event.
@@ -33,7 +35,8 @@ type EventParams struct {
 	Now        time.Time
 	// Step, if set, is recorded in the same transaction and numbers the
 	// value in the event's history.
-	Step *Step
+	Step  *Step
+	Owner string // fences Step, as StepParams.Owner does
 }
 
 // StreamWrite appends to a workflow's stream, or closes it.
@@ -43,7 +46,8 @@ type StreamWrite struct {
 	Value      []byte
 	Close      bool // close the stream instead of writing Value
 	Now        time.Time
-	Step       *Step // if set, recorded in the same transaction
+	Step       *Step  // if set, recorded in the same transaction
+	Owner      string // fences Step, as StepParams.Owner does
 }
 
 // StreamEntry is one value of a stream.
@@ -55,5 +59,8 @@ type StreamEntry struct {
 // CancelParams cancel a workflow.
 type CancelParams struct {
 	WorkflowID string
-	Now        time.Time
+	// Reason, if set, is the encoded error kept as the cancelled
+	// workflow's Error (a deadline, say); empty for a plain cancel.
+	Reason []byte
+	Now    time.Time
 }

@@ -25,6 +25,7 @@ type ClaimParams struct {
 	Queue              string
 	Names              []string // only workflows with these names; none claims nothing
 	ExecutorID         string   // the claiming worker, recorded on each claimed row
+	Owner              string   // the claiming instance, which then owns each claimed row
 	ApplicationVersion string   // claims rows of this version or of none, and stamps it
 	// Max is how many the worker may take: its free slots. 0 claims
 	// nothing.
@@ -47,6 +48,8 @@ type ClaimParams struct {
 // recovery.
 type RequeueParams struct {
 	WorkflowID string
+	// From is the owner the workflow must still have, as in RecoverParams.
+	From string
 	// MaxAttempts is how many recoveries are allowed after the first run;
 	// negative means unlimited. A workflow whose RecoveryAttempts already
 	// exceed it is set to StatusMaxRecoveryAttemptsExceeded instead.

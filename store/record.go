@@ -29,13 +29,17 @@ func (s Status) Terminal() bool {
 
 // Workflow is the status row of one workflow execution.
 type Workflow struct {
-	ID                 string
-	Name               string
-	Status             Status
-	Input              []byte // encoded input
-	Output             []byte // encoded output, set on SUCCESS
-	Error              []byte // encoded error, set on ERROR
-	ExecutorID         string
+	ID         string
+	Name       string
+	Status     Status
+	Input      []byte // encoded input
+	Output     []byte // encoded output, set on SUCCESS
+	Error      []byte // encoded error, set on ERROR
+	ExecutorID string
+	// Owner is the instance running the workflow while it is PENDING, the
+	// last one that ran it once it ended; empty while it waits in a queue
+	// or when no instance has it.
+	Owner              string
 	ApplicationVersion string
 	ApplicationName    string
 	ParentID           string // empty for a top-level workflow
@@ -63,11 +67,20 @@ type Step struct {
 	WorkflowID  string
 	StepID      int
 	Name        string
-	Output      []byte // encoded output; nil when the step failed
-	Error       []byte // encoded error; nil when the step succeeded
+	Output      []byte // encoded output; empty when the step failed
+	Error       []byte // encoded error; empty when the step succeeded
 	ChildID     string // the workflow this step started, if it started one
 	StartedAt   time.Time
 	CompletedAt time.Time
+}
+
+// StepParams record a step on behalf of an instance.
+type StepParams struct {
+	// Owner, if set, is the instance the write is made for: the step is
+	// recorded only while that instance owns the workflow (ErrNotOwner
+	// otherwise). Every write of a running workflow sets it.
+	Owner string
+	Step  Step
 }
 
 // WorkflowCreateParams are the fields of a new workflow row.
@@ -76,6 +89,7 @@ type WorkflowCreateParams struct {
 	Name               string
 	Input              []byte
 	ExecutorID         string
+	Owner              string // the instance that will run it
 	ApplicationVersion string
 	ApplicationName    string
 	ParentID           string
@@ -89,12 +103,19 @@ type OutcomeParams struct {
 	Status     Status // StatusSuccess or StatusError
 	Output     []byte
 	Error      []byte
+	Owner      string // if set, the outcome is written only while this instance owns it
 	Now        time.Time
 }
 
-// RecoverParams count one recovery of a PENDING workflow.
+// RecoverParams count one recovery of a PENDING workflow and hand it to
+// a new owner.
 type RecoverParams struct {
 	WorkflowID string
+	// From is the owner the workflow must still have: the dead instance,
+	// or "" for none. A workflow owned by anyone else is left alone, so
+	// of several instances adopting it at once, one takes it.
+	From       string
+	Owner      string // the adopting instance
 	ExecutorID string
 	// MaxAttempts is how many recoveries are allowed after the first run;
 	// negative means unlimited.
@@ -110,6 +131,7 @@ type ListParams struct {
 	ApplicationVersion string
 	IDPrefix           string
 	ParentID           string
+	Owner              string
 	UpdatedAfter       time.Time // rows changed at or after this time
 	Limit              int       // 0 means no limit
 }

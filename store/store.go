@@ -1,13 +1,16 @@
 package store
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Store is the system database. Every method is one atomic operation;
 // implementations are safe for concurrent use by many goroutines and by
 // several processes sharing the same database.
 type Store interface {
-	// CreateWorkflow inserts a PENDING workflow with RecoveryAttempts 1
-	// unless a workflow with the same ID exists. It returns the row as
+	// CreateWorkflow inserts a PENDING workflow with RecoveryAttempts 1,
+	// owned by p.Owner, unless a workflow with the same ID exists. It returns the row as
 	// stored and whether this call created it: a second create with the
 	// same ID returns the first row untouched and false.
 	CreateWorkflow(ctx context.Context, p WorkflowCreateParams) (Workflow, bool, error)
@@ -19,14 +22,15 @@ type Store interface {
 	// status that is not one of the Status constants is an error.
 	ListWorkflows(ctx context.Context, p ListParams) ([]Workflow, error)
 
-	// RecordStep records the outcome of step s.StepID of workflow
-	// s.WorkflowID. A step is recorded once: recording it again with the
-	// same name, output, error and child is accepted and changes nothing;
-	// anything different returns ErrConflict. Returns ErrNotFound if the
-	// workflow does not exist and ErrCancelled if it is CANCELLED. Every
-	// method that records a step inside its own transaction follows the
-	// same rules.
-	RecordStep(ctx context.Context, s Step) error
+	// RecordStep records the outcome of step p.Step.StepID of workflow
+	// p.Step.WorkflowID. A step is recorded once: recording it again with
+	// the same name, output, error and child is accepted and changes
+	// nothing; anything different returns ErrConflict. Returns ErrNotFound
+	// if the workflow does not exist, ErrCancelled if it is CANCELLED and
+	// ErrNotOwner if p.Owner is set and another instance owns it, in that
+	// order. Every method that records a step inside its own transaction
+	// follows the same rules, and then writes nothing else either.
+	RecordStep(ctx context.Context, p StepParams) error
 
 	// Steps returns the recorded steps of a workflow ordered by StepID.
 	Steps(ctx context.Context, workflowID string) ([]Step, error)
@@ -34,20 +38,23 @@ type Store interface {
 	// SetOutcome sets a PENDING workflow to p.Status with its output or
 	// error. It changes nothing and returns false if the workflow is no
 	// longer PENDING (a CANCELLED workflow stays CANCELLED). Returns
-	// ErrNotFound if the workflow does not exist.
+	// ErrNotFound if the workflow does not exist, and ErrNotOwner if it is
+	// PENDING but p.Owner is set and another instance owns it.
 	SetOutcome(ctx context.Context, p OutcomeParams) (bool, error)
 
-	// RecoverWorkflow counts one recovery of a PENDING workflow: it adds one
-	// to RecoveryAttempts, takes the workflow for p.ExecutorID and, once the
-	// attempts exceed p.MaxAttempts+1, sets it to
-	// StatusMaxRecoveryAttemptsExceeded. It returns the row after the
-	// update; a workflow that is not PENDING is returned unchanged.
-	// Returns ErrNotFound if the workflow does not exist.
+	// RecoverWorkflow adopts a PENDING workflow still owned by p.From: in
+	// one statement it adds one to RecoveryAttempts, hands it to p.Owner
+	// and p.ExecutorID and, once the attempts exceed p.MaxAttempts+1, sets
+	// it to StatusMaxRecoveryAttemptsExceeded. It returns the row after
+	// the update; a workflow that is not PENDING, or is owned by another
+	// than p.From, is returned unchanged, so of several instances adopting
+	// it at once exactly one sees itself as Owner. Returns ErrNotFound if
+	// the workflow does not exist.
 	RecoverWorkflow(ctx context.Context, p RecoverParams) (Workflow, error)
 
-	// CancelWorkflow sets a workflow CANCELLED unless it ended with SUCCESS
-	// or ERROR, and returns the row after the call. Returns ErrNotFound if
-	// the workflow does not exist.
+	// CancelWorkflow sets a workflow CANCELLED, with p.Reason as its Error,
+	// unless it ended with SUCCESS or ERROR, and returns the row after the
+	// call. Returns ErrNotFound if the workflow does not exist.
 	CancelWorkflow(ctx context.Context, p CancelParams) (Workflow, error)
 
 	// Send stores a message for p.DestinationID. Returns ErrNotFound if the
@@ -99,10 +106,40 @@ type Store interface {
 	// Requeue sets a PENDING workflow that has a queue back to ENQUEUED,
 	// so that recovery passes it through its queue's limits again, or sets
 	// it to StatusMaxRecoveryAttemptsExceeded once its RecoveryAttempts
-	// exceed p.MaxAttempts. It returns the row after the update; a
-	// workflow that is not PENDING or has no queue is returned unchanged.
+	// exceed p.MaxAttempts; a requeued workflow has no owner. It returns
+	// the row after the update; a workflow that is not PENDING, has no
+	// queue or is owned by another than p.From is returned unchanged.
 	// Returns ErrNotFound if the workflow does not exist.
 	Requeue(ctx context.Context, p RequeueParams) (Workflow, error)
+
+	// RegisterInstance records a running instance with its first
+	// heartbeat, taken from the database's clock.
+	RegisterInstance(ctx context.Context, p InstanceParams) (Instance, error)
+
+	// Heartbeat renews an instance's heartbeat from the database's clock.
+	// It returns ErrInstanceLost, and renews nothing, if the instance was
+	// stopped or declared dead: another instance may have adopted its
+	// workflows, so it must stop running them.
+	Heartbeat(ctx context.Context, id string) error
+
+	// Instances returns the instances not declared dead, oldest first.
+	Instances(ctx context.Context) ([]Instance, error)
+
+	// ExpireInstances declares dead, in one statement, every instance
+	// whose last heartbeat is older than lease by the database's clock,
+	// and returns their IDs. A heartbeat that comes later is refused.
+	ExpireInstances(ctx context.Context, lease time.Duration) ([]string, error)
+
+	// StopInstance declares an instance dead: its own clean shutdown, or
+	// another instance that saw its process is gone. Its PENDING
+	// workflows become orphans at once. Stopping a dead instance changes
+	// nothing.
+	StopInstance(ctx context.Context, id string) error
+
+	// Orphans returns PENDING workflows that no live instance owns: with
+	// no owner, or owned by a dead instance. It also forgets dead
+	// instances that own nothing any more.
+	Orphans(ctx context.Context, p OrphanParams) ([]Workflow, error)
 
 	// Close releases the store. Calls after Close return ErrClosed.
 	Close() error

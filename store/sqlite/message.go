@@ -26,7 +26,7 @@ func (s *Store) Send(ctx context.Context, p store.SendParams) error {
 			return err
 		}
 		if p.Step != nil {
-			return recordStep(tx, *p.Step)
+			return recordStep(tx, p.Owner, *p.Step)
 		}
 		return nil
 	})
@@ -72,7 +72,7 @@ func (s *Store) ConsumeMessage(ctx context.Context, p store.ConsumeParams) ([]by
 		if step.Output == nil {
 			step.Output = []byte{}
 		}
-		if err := recordStep(tx, step); err != nil {
+		if err := recordStep(tx, p.Owner, step); err != nil {
 			return err
 		}
 		payload, found = step.Output, true
@@ -103,7 +103,7 @@ func (s *Store) SetEvent(ctx context.Context, p store.EventParams) error {
 			VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, p.WorkflowID, p.Step.StepID, p.Key, p.Value, t); err != nil {
 			return err
 		}
-		return recordStep(tx, *p.Step)
+		return recordStep(tx, p.Owner, *p.Step)
 	})
 	if err != nil {
 		return fmt.Errorf("set event %q of %s: %w", p.Key, p.WorkflowID, translate(err))
@@ -138,7 +138,7 @@ func (s *Store) WriteStream(ctx context.Context, p store.StreamWrite) error {
 				return err
 			}
 			if n > 0 {
-				return recordStep(tx, *p.Step)
+				return recordStep(tx, p.Owner, *p.Step)
 			}
 		}
 		var last struct {
@@ -165,7 +165,7 @@ func (s *Store) WriteStream(ctx context.Context, p store.StreamWrite) error {
 			return err
 		}
 		if p.Step != nil {
-			return recordStep(tx, *p.Step)
+			return recordStep(tx, p.Owner, *p.Step)
 		}
 		return nil
 	})

@@ -206,7 +206,7 @@ func TestMigrate(t *testing.T) {
 		is.NoErr(err) // first open
 		_, _, err = s.CreateWorkflow(ctx, store.WorkflowCreateParams{ID: "wf-1", Name: "f", Input: []byte("in")})
 		is.NoErr(err)                                                                                            // create
-		is.NoErr(s.RecordStep(ctx, store.Step{WorkflowID: "wf-1", StepID: 1, Name: "s", Output: []byte("out")})) // record
+		is.NoErr(s.RecordStep(ctx, store.StepParams{Step: store.Step{WorkflowID: "wf-1", StepID: 1, Name: "s", Output: []byte("out")}})) // record
 		is.NoErr(s.Close())                                                                                      // close
 
 		s, err = sqlite.Open(ctx, "sqlite:"+path)
@@ -238,7 +238,7 @@ func TestMemory(t *testing.T) {
 	is.NoErr(err)                            // get
 	is.Equal(wf.Status, store.StatusPending) // created PENDING
 	for _, n := range []int{2, 1} {
-		is.NoErr(s.RecordStep(ctx, store.Step{WorkflowID: "wf-1", StepID: n, Name: "s", Output: []byte{byte('0' + n)}})) // record
+		is.NoErr(s.RecordStep(ctx, store.StepParams{Step: store.Step{WorkflowID: "wf-1", StepID: n, Name: "s", Output: []byte{byte('0' + n)}}})) // record
 	}
 	steps, err := s.Steps(ctx, "wf-1")
 	is.NoErr(err)                          // read steps
@@ -251,4 +251,14 @@ func TestMemory(t *testing.T) {
 	defer other.Close()
 	_, err = other.GetWorkflow(ctx, "wf-1")
 	is.True(errors.Is(err, store.ErrNotFound)) // in-memory stores share nothing
+}
+
+func openURL(t *testing.T, url string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

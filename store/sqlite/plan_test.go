@@ -10,7 +10,7 @@ import (
 )
 
 // The queries that run often must use their index, whatever the table
-// holds: recovery's list of an executor's PENDING workflows, and the
+// holds: adoption's look for PENDING workflows of dead instances, and the
 // look for workflows other processes cancelled.
 func TestHotListsUseTheirIndexes(t *testing.T) {
 	is := is.New(t)
@@ -20,11 +20,13 @@ func TestHotListsUseTheirIndexes(t *testing.T) {
 	is.NoErr(err)
 	defer db.Close()
 	for q, index := range map[string]string{
-		// As ListWorkflows writes them: see its Statuses.
-		`SELECT id FROM workflows WHERE status = 'PENDING' AND executor_id = ? AND app_version = ? ORDER BY created_at, id`:   "workflows_pending",
-		`SELECT id FROM workflows WHERE status = 'CANCELLED' AND executor_id = ? AND updated_at >= ? ORDER BY created_at, id`: "workflows_cancelled",
+		// As Orphans writes it.
+		`SELECT id FROM workflows WHERE status = 'PENDING'
+			AND owner IN (SELECT '' UNION ALL SELECT id FROM instances WHERE dead = 1) ORDER BY created_at, id`: "workflows_owner",
+		// As ListWorkflows writes it: see its Statuses.
+		`SELECT id FROM workflows WHERE status = 'CANCELLED' AND owner = ? AND updated_at >= ? ORDER BY created_at, id`: "workflows_cancelled",
 	} {
-		rows, err := db.Query("EXPLAIN QUERY PLAN "+q, "local", "v1")
+		rows, err := db.Query("EXPLAIN QUERY PLAN "+q, "instance", 0)
 		is.NoErr(err)
 		var plan []string
 		for rows.Next() {

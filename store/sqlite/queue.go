@@ -78,6 +78,9 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Workflo
 	}
 	var rows []workflowRow
 	err := s.w.doPrepared(ctx, nil, func(tx *wtx) error {
+		if err := live(tx, p.Owner); err != nil {
+			return err
+		}
 		var err error
 		rows, err = claim(tx, p)
 		return err
@@ -107,11 +110,11 @@ func claim(tx txer, p store.ClaimParams) ([]workflowRow, error) {
 		return nil, err
 	}
 	var rows []workflowRow
-	err = tx.Select(&rows, `UPDATE workflows SET status = 'PENDING', executor_id = ?, app_version = ?,
+	err = tx.Select(&rows, `UPDATE workflows SET status = 'PENDING', executor_id = ?, owner = ?, app_version = ?,
 			started_at = ?, updated_at = ?, recovery_attempts = recovery_attempts + 1,
 			deadline_at = CASE WHEN deadline_at = 0 AND timeout_ms > 0 THEN ? + timeout_ms ELSE deadline_at END
 		WHERE status = 'ENQUEUED' AND id IN (SELECT value FROM json_each(?)) RETURNING `+workflowColumns,
-		p.ExecutorID, p.ApplicationVersion, t, t, t, jsonList(ids))
+		p.ExecutorID, p.Owner, p.ApplicationVersion, t, t, t, jsonList(ids))
 	if err != nil {
 		return nil, err
 	}
@@ -218,17 +221,14 @@ func (s *Store) Requeue(ctx context.Context, p store.RequeueParams) (store.Workf
 	err := s.w.doPrepared(ctx, []string{store.KeyWorkflow(p.WorkflowID)}, func(tx *wtx) error {
 		t := millis(now(p.Now))
 		stop := p.MaxAttempts >= 0
-		if _, err := tx.Exec(`UPDATE workflows SET status = 'ENQUEUED', updated_at = ?
-			WHERE id = ? AND status = 'PENDING' AND queue_name != '' AND (? OR recovery_attempts <= ?)`,
-			t, p.WorkflowID, !stop, p.MaxAttempts); err != nil {
+		if _, err := tx.Exec(`UPDATE workflows SET updated_at = ?,
+				status = CASE WHEN ? OR recovery_attempts <= ? THEN 'ENQUEUED' ELSE ? END,
+				owner = CASE WHEN ? OR recovery_attempts <= ? THEN '' ELSE owner END,
+				completed_at = CASE WHEN ? OR recovery_attempts <= ? THEN completed_at ELSE ? END
+			WHERE id = ? AND status = 'PENDING' AND queue_name != '' AND owner = ?`,
+			t, !stop, p.MaxAttempts, store.StatusMaxRecoveryAttemptsExceeded, !stop, p.MaxAttempts,
+			!stop, p.MaxAttempts, t, p.WorkflowID, p.From); err != nil {
 			return err
-		}
-		if stop {
-			if _, err := tx.Exec(`UPDATE workflows SET status = ?, completed_at = ?, updated_at = ?
-				WHERE id = ? AND status = 'PENDING' AND queue_name != '' AND recovery_attempts > ?`,
-				store.StatusMaxRecoveryAttemptsExceeded, t, t, p.WorkflowID, p.MaxAttempts); err != nil {
-				return err
-			}
 		}
 		return getWorkflow(tx, p.WorkflowID, &row)
 	})

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/dboslite/dboslite/store"
@@ -34,8 +33,9 @@ func (r stepRow) toStore() store.Step {
 }
 
 // RecordStep implements store.Store.
-func (s *Store) RecordStep(ctx context.Context, st store.Step) error {
-	err := s.w.doPrepared(ctx, nil, func(tx *wtx) error { return recordStep(tx, st) })
+func (s *Store) RecordStep(ctx context.Context, p store.StepParams) error {
+	st := p.Step
+	err := s.w.doPrepared(ctx, nil, func(tx *wtx) error { return recordStep(tx, p.Owner, st) })
 	if err != nil {
 		return fmt.Errorf("record step %d of %s: %w", st.StepID, st.WorkflowID, translate(err))
 	}
@@ -43,37 +43,64 @@ func (s *Store) RecordStep(ctx context.Context, st store.Step) error {
 }
 
 // recordStep inserts a step unless it is recorded; an identical record is
-// accepted, a different one is store.ErrConflict.
-func recordStep(tx txer, st store.Step) error {
+// accepted, a different one is store.ErrConflict. With an owner, the
+// workflow must be that live instance's.
+func recordStep(tx txer, owner string, st store.Step) error {
 	completed := now(st.CompletedAt)
 	started := st.StartedAt
 	if started.IsZero() {
 		started = completed
 	}
 	res, err := tx.Exec(`INSERT INTO steps (workflow_id, step_id, name, output, error, child_id, started_at, completed_at)
-		SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM workflows WHERE id = ? AND status != 'CANCELLED')
+		SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM workflows WHERE id = ? AND status != 'CANCELLED'
+			AND (? = '' OR owner = ? AND EXISTS (SELECT 1 FROM instances WHERE id = ? AND dead = 0)))
 		ON CONFLICT (workflow_id, step_id) DO NOTHING`,
-		st.WorkflowID, st.StepID, st.Name, st.Output, st.Error, st.ChildID, millis(started), millis(completed), st.WorkflowID)
+		st.WorkflowID, st.StepID, st.Name, st.Output, st.Error, st.ChildID, millis(started), millis(completed), st.WorkflowID,
+		owner, owner, owner)
 	if err != nil {
 		return err
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 1 {
 		return err
 	}
+	if err := fenced(tx, owner, st.WorkflowID); err != nil {
+		return err
+	}
 	var old stepRow
 	err = tx.Get(&old, `SELECT workflow_id, step_id, name, output, error, child_id, started_at, completed_at
 		FROM steps WHERE workflow_id = ? AND step_id = ?`, st.WorkflowID, st.StepID)
-	if errors.Is(translate(err), store.ErrNotFound) {
-		if err := exists(tx, st.WorkflowID); err != nil {
-			return err
-		}
-		return store.ErrCancelled
-	}
 	if err != nil {
 		return err
 	}
 	if old.Name != st.Name || !bytes.Equal(old.Output, st.Output) || !bytes.Equal(old.Error, st.Error) || old.ChildID != st.ChildID {
 		return fmt.Errorf("%w: step %d of %s is recorded as %q", store.ErrConflict, st.StepID, st.WorkflowID, old.Name)
+	}
+	return nil
+}
+
+// fenced explains why a write for a workflow was refused: it does not
+// exist, it is CANCELLED, or owner is set and another instance owns it
+// (or owner is dead). It returns nil when none holds, and the write was
+// refused for another reason.
+func fenced(tx txer, owner, id string) error {
+	var w struct {
+		Status string `db:"status"`
+		Owner  string `db:"owner"`
+	}
+	if err := tx.Get(&w, `SELECT status, owner FROM workflows WHERE id = ?`, id); err != nil {
+		return translate(err)
+	}
+	if w.Status == string(store.StatusCancelled) {
+		return store.ErrCancelled
+	}
+	if owner == "" {
+		return nil
+	}
+	if w.Owner != owner {
+		return store.ErrNotOwner
+	}
+	if err := live(tx, owner); err != nil {
+		return store.ErrNotOwner
 	}
 	return nil
 }

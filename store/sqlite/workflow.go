@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -20,6 +22,7 @@ type workflowRow struct {
 	Output           []byte `db:"output"`
 	Error            []byte `db:"error"`
 	ExecutorID       string `db:"executor_id"`
+	Owner            string `db:"owner"`
 	AppVersion       string `db:"app_version"`
 	AppName          string `db:"app_name"`
 	ParentID         string `db:"parent_id"`
@@ -37,7 +40,7 @@ type workflowRow struct {
 	CompletedAt      int64  `db:"completed_at"`
 }
 
-const workflowColumns = `id, name, status, input, output, error, executor_id, app_version, app_name,
+const workflowColumns = `id, name, status, input, output, error, executor_id, owner, app_version, app_name,
 	parent_id, queue_name, recovery_attempts, deadline_at, timeout_ms, priority, dedup_id, partition_key,
 	not_before, started_at, created_at, updated_at, completed_at`
 
@@ -50,6 +53,7 @@ func (r workflowRow) toStore() store.Workflow {
 		Output:             r.Output,
 		Error:              r.Error,
 		ExecutorID:         r.ExecutorID,
+		Owner:              r.Owner,
 		ApplicationVersion: r.AppVersion,
 		ApplicationName:    r.AppName,
 		ParentID:           r.ParentID,
@@ -94,11 +98,14 @@ func (s *Store) CreateWorkflow(ctx context.Context, p store.WorkflowCreateParams
 	var row workflowRow
 	var created bool
 	err := s.w.doPrepared(ctx, []string{store.KeyWorkflow(p.ID)}, func(tx *wtx) error {
+		if err := live(tx, p.Owner); err != nil {
+			return err
+		}
 		t := millis(now(p.Now))
-		res, err := tx.Exec(`INSERT INTO workflows (id, name, status, input, executor_id, app_version, app_name,
+		res, err := tx.Exec(`INSERT INTO workflows (id, name, status, input, executor_id, owner, app_version, app_name,
 				parent_id, recovery_attempts, deadline_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			p.ID, p.Name, store.StatusPending, p.Input, p.ExecutorID, p.ApplicationVersion, p.ApplicationName,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			p.ID, p.Name, store.StatusPending, p.Input, p.ExecutorID, p.Owner, p.ApplicationVersion, p.ApplicationName,
 			p.ParentID, millis(p.Deadline), t, t)
 		if err != nil {
 			return err
@@ -110,7 +117,7 @@ func (s *Store) CreateWorkflow(ctx context.Context, p store.WorkflowCreateParams
 		created = n == 1
 		if created {
 			row = workflowRow{ID: p.ID, Name: p.Name, Status: string(store.StatusPending), Input: p.Input,
-				ExecutorID: p.ExecutorID, AppVersion: p.ApplicationVersion, AppName: p.ApplicationName,
+				ExecutorID: p.ExecutorID, Owner: p.Owner, AppVersion: p.ApplicationVersion, AppName: p.ApplicationName,
 				ParentID: p.ParentID, RecoveryAttempts: 1, DeadlineAt: millis(p.Deadline), CreatedAt: t, UpdatedAt: t}
 			return nil
 		}
@@ -120,6 +127,24 @@ func (s *Store) CreateWorkflow(ctx context.Context, p store.WorkflowCreateParams
 		return store.Workflow{}, false, fmt.Errorf("create workflow %s: %w", p.ID, translate(err))
 	}
 	return row.toStore(), created, nil
+}
+
+// live returns store.ErrInstanceLost unless owner is empty or a live
+// instance: a dead instance is given no workflow, so none of its
+// workflows escapes adoption.
+func live(tx txer, owner string) error {
+	if owner == "" {
+		return nil
+	}
+	var dead bool
+	err := tx.Get(&dead, `SELECT dead FROM instances WHERE id = ?`, owner)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if err != nil || dead {
+		return store.ErrInstanceLost
+	}
+	return nil
 }
 
 func getWorkflow(q sqlx.Queryer, id string, row *workflowRow) error {
@@ -163,7 +188,7 @@ func (s *Store) ListWorkflows(ctx context.Context, p store.ListParams) ([]store.
 	}
 	for _, f := range []struct {
 		col, val string
-	}{{"name", p.Name}, {"executor_id", p.ExecutorID}, {"app_version", p.ApplicationVersion}, {"parent_id", p.ParentID}} {
+	}{{"name", p.Name}, {"executor_id", p.ExecutorID}, {"owner", p.Owner}, {"app_version", p.ApplicationVersion}, {"parent_id", p.ParentID}} {
 		if f.val != "" {
 			where = append(where, f.col+" = ?")
 			args = append(args, f.val)
@@ -208,7 +233,9 @@ func (s *Store) SetOutcome(ctx context.Context, p store.OutcomeParams) (bool, er
 	err := s.w.doPrepared(ctx, keys, func(tx *wtx) error {
 		t := millis(now(p.Now))
 		res, err := tx.Exec(`UPDATE workflows SET status = ?, output = ?, error = ?, completed_at = ?, updated_at = ?
-			WHERE id = ? AND status = ?`, p.Status, p.Output, p.Error, t, t, p.WorkflowID, store.StatusPending)
+			WHERE id = ? AND status = 'PENDING' AND (? = '' OR owner = ? AND EXISTS
+				(SELECT 1 FROM instances WHERE id = ? AND dead = 0))`,
+			p.Status, p.Output, p.Error, t, t, p.WorkflowID, p.Owner, p.Owner, p.Owner)
 		if err != nil {
 			return err
 		}
@@ -219,7 +246,14 @@ func (s *Store) SetOutcome(ctx context.Context, p store.OutcomeParams) (bool, er
 		if updated = n == 1; updated {
 			return nil
 		}
-		return exists(tx, p.WorkflowID)
+		var status string
+		if err := tx.Get(&status, `SELECT status FROM workflows WHERE id = ?`, p.WorkflowID); err != nil {
+			return err
+		}
+		if status == string(store.StatusPending) {
+			return store.ErrNotOwner
+		}
+		return nil
 	})
 	if err != nil {
 		return false, fmt.Errorf("set outcome of %s: %w", p.WorkflowID, translate(err))
@@ -243,17 +277,22 @@ func exists(tx txer, id string) error {
 func (s *Store) RecoverWorkflow(ctx context.Context, p store.RecoverParams) (store.Workflow, error) {
 	var row workflowRow
 	err := s.w.do(ctx, []string{store.KeyWorkflow(p.WorkflowID)}, func(tx *sqlx.Tx) error {
-		t := millis(now(p.Now))
-		if _, err := tx.Exec(`UPDATE workflows SET recovery_attempts = recovery_attempts + 1, executor_id = ?, updated_at = ?
-			WHERE id = ? AND status = ?`, p.ExecutorID, t, p.WorkflowID, store.StatusPending); err != nil {
+		if err := live(tx, p.Owner); err != nil {
 			return err
 		}
-		if p.MaxAttempts >= 0 {
-			if _, err := tx.Exec(`UPDATE workflows SET status = ?, completed_at = ?, updated_at = ?
-				WHERE id = ? AND status = ? AND recovery_attempts > ?`,
-				store.StatusMaxRecoveryAttemptsExceeded, t, t, p.WorkflowID, store.StatusPending, p.MaxAttempts+1); err != nil {
-				return err
-			}
+		t := millis(now(p.Now))
+		maxAttempts := int64(p.MaxAttempts) + 1
+		if p.MaxAttempts < 0 {
+			maxAttempts = -1
+		}
+		if _, err := tx.Exec(`UPDATE workflows SET recovery_attempts = recovery_attempts + 1, executor_id = ?, owner = ?,
+				updated_at = ?,
+				status = CASE WHEN ? >= 0 AND recovery_attempts + 1 > ? THEN ? ELSE status END,
+				completed_at = CASE WHEN ? >= 0 AND recovery_attempts + 1 > ? THEN ? ELSE completed_at END
+			WHERE id = ? AND status = 'PENDING' AND owner = ?`,
+			p.ExecutorID, p.Owner, t, maxAttempts, maxAttempts, store.StatusMaxRecoveryAttemptsExceeded,
+			maxAttempts, maxAttempts, t, p.WorkflowID, p.From); err != nil {
+			return err
 		}
 		return getWorkflow(tx, p.WorkflowID, &row)
 	})
@@ -268,8 +307,8 @@ func (s *Store) CancelWorkflow(ctx context.Context, p store.CancelParams) (store
 	var row workflowRow
 	err := s.w.do(ctx, []string{store.KeyWorkflow(p.WorkflowID)}, func(tx *sqlx.Tx) error {
 		t := millis(now(p.Now))
-		if _, err := tx.Exec(`UPDATE workflows SET status = ?, completed_at = ?, updated_at = ?
-			WHERE id = ? AND status NOT IN (?, ?, ?)`, store.StatusCancelled, t, t, p.WorkflowID,
+		if _, err := tx.Exec(`UPDATE workflows SET status = ?, error = ?, completed_at = ?, updated_at = ?
+			WHERE id = ? AND status NOT IN (?, ?, ?)`, store.StatusCancelled, p.Reason, t, t, p.WorkflowID,
 			store.StatusSuccess, store.StatusError, store.StatusCancelled); err != nil {
 			return err
 		}

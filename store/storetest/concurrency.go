@@ -46,11 +46,11 @@ func testConcurrency(t *testing.T, newStore func(t *testing.T) store.Store) {
 		race(owners+racers, func(i int) {
 			if i >= owners { // a racer: all record step 1 of the same workflow
 				r := i - owners
-				raceErrs[r] = s.RecordStep(ctx, step("contested", 1, "debit", fmt.Sprintf(`"racer %d"`, r)))
+				raceErrs[r] = s.RecordStep(ctx, store.StepParams{Step: step("contested", 1, "debit", fmt.Sprintf(`"racer %d"`, r))})
 				return
 			}
 			for n := 1; n <= perOwner; n++ {
-				if err := s.RecordStep(ctx, step(ownerID(i), n, "s", output(i, n))); err != nil {
+				if err := s.RecordStep(ctx, store.StepParams{Step: step(ownerID(i), n, "s", output(i, n))}); err != nil {
 					ownerErrs[i] = err
 					return
 				}

@@ -161,7 +161,7 @@ func testCancelWorkflow(t *testing.T, newStore func(t *testing.T) store.Store) {
 	_, err = s.CancelWorkflow(ctx, store.CancelParams{WorkflowID: "nope"})
 	is.True(errors.Is(err, store.ErrNotFound))
 
-	err = s.RecordStep(ctx, store.Step{WorkflowID: "run", StepID: 1, Name: "late", Output: []byte("1")})
+	err = s.RecordStep(ctx, store.StepParams{Step: store.Step{WorkflowID: "run", StepID: 1, Name: "late", Output: []byte("1")}})
 	is.True(errors.Is(err, store.ErrCancelled)) // no step after a cancel
 	ok, err := s.SetOutcome(ctx, store.OutcomeParams{WorkflowID: "run", Status: store.StatusSuccess, Output: []byte("1")})
 	is.NoErr(err)

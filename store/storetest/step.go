@@ -26,7 +26,7 @@ func step(wfID string, n int, name, output string) store.Step {
 func record(t *testing.T, s store.Store, steps ...store.Step) {
 	is := is.New(t)
 	for _, st := range steps {
-		is.NoErr(s.RecordStep(t.Context(), st)) // record step
+		is.NoErr(s.RecordStep(t.Context(), store.StepParams{Step: st})) // record step
 	}
 }
 
@@ -89,7 +89,7 @@ func testRecordStep(t *testing.T, newStore func(t *testing.T) store.Store) {
 
 		again := first
 		again.StartedAt, again.CompletedAt = at(40), at(41)
-		is.NoErr(s.RecordStep(t.Context(), again))                               // same result again is not an error
+		is.NoErr(s.RecordStep(t.Context(), store.StepParams{Step: again}))                               // same result again is not an error
 		is.Equal(normSteps(steps(t, s, "wf-1")), normSteps([]store.Step{first})) // the first record stands
 	})
 
@@ -114,7 +114,7 @@ func testRecordStep(t *testing.T, newStore func(t *testing.T) store.Store) {
 
 			other := first
 			c.change(&other)
-			err := s.RecordStep(t.Context(), other)
+			err := s.RecordStep(t.Context(), store.StepParams{Step: other})
 			is.True(errors.Is(err, store.ErrConflict))                               // a step is recorded once
 			is.Equal(normSteps(steps(t, s, "wf-1")), normSteps([]store.Step{first})) // the first record stands
 		})
@@ -129,8 +129,8 @@ func testRecordStep(t *testing.T, newStore func(t *testing.T) store.Store) {
 
 		other := first
 		other.Error = []byte(`"bang"`)
-		is.True(errors.Is(s.RecordStep(t.Context(), other), store.ErrConflict)) // a different error conflicts
-		is.NoErr(s.RecordStep(t.Context(), first))                              // the same error is accepted
+		is.True(errors.Is(s.RecordStep(t.Context(), store.StepParams{Step: other}), store.ErrConflict)) // a different error conflicts
+		is.NoErr(s.RecordStep(t.Context(), store.StepParams{Step: first}))                              // the same error is accepted
 		got := steps(t, s, "wf-1")
 		is.Equal(len(got), 1)                    // one record
 		is.Equal(string(got[0].Error), `"boom"`) // the first error stands
@@ -140,7 +140,7 @@ func testRecordStep(t *testing.T, newStore func(t *testing.T) store.Store) {
 		is := is.New(t)
 		s := newStore(t)
 		create(t, s, params("wf-1", 0))
-		err := s.RecordStep(t.Context(), step("wf-2", 1, "debit", `1`))
+		err := s.RecordStep(t.Context(), store.StepParams{Step: step("wf-2", 1, "debit", `1`)})
 		is.True(errors.Is(err, store.ErrNotFound)) // unknown workflow
 		is.Equal(len(steps(t, s, "wf-2")), 0)      // nothing recorded
 	})

@@ -90,7 +90,7 @@ func testClose(t *testing.T, newStore func(t *testing.T) store.Store) {
 	is.True(errors.Is(err, store.ErrClosed)) // GetWorkflow after Close
 	_, err = s.ListWorkflows(ctx, store.ListParams{})
 	is.True(errors.Is(err, store.ErrClosed)) // ListWorkflows after Close
-	err = s.RecordStep(ctx, store.Step{WorkflowID: "wf-1", StepID: 1, Name: "debit", Output: []byte("1")})
+	err = s.RecordStep(ctx, store.StepParams{Step: store.Step{WorkflowID: "wf-1", StepID: 1, Name: "debit", Output: []byte("1")}})
 	is.True(errors.Is(err, store.ErrClosed)) // RecordStep after Close
 	_, err = s.Steps(ctx, "wf-1")
 	is.True(errors.Is(err, store.ErrClosed)) // Steps after Close
