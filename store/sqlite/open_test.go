@@ -205,9 +205,9 @@ func TestMigrate(t *testing.T) {
 		s, err := sqlite.Open(ctx, "sqlite:"+path)
 		is.NoErr(err) // first open
 		_, _, err = s.CreateWorkflow(ctx, store.WorkflowCreateParams{ID: "wf-1", Name: "f", Input: []byte("in")})
-		is.NoErr(err)                                                                                            // create
+		is.NoErr(err)                                                                                                                    // create
 		is.NoErr(s.RecordStep(ctx, store.StepParams{Step: store.Step{WorkflowID: "wf-1", StepID: 1, Name: "s", Output: []byte("out")}})) // record
-		is.NoErr(s.Close())                                                                                      // close
+		is.NoErr(s.Close())                                                                                                              // close
 
 		s, err = sqlite.Open(ctx, "sqlite:"+path)
 		is.NoErr(err) // reopen

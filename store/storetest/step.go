@@ -89,7 +89,7 @@ func testRecordStep(t *testing.T, newStore func(t *testing.T) store.Store) {
 
 		again := first
 		again.StartedAt, again.CompletedAt = at(40), at(41)
-		is.NoErr(s.RecordStep(t.Context(), store.StepParams{Step: again}))                               // same result again is not an error
+		is.NoErr(s.RecordStep(t.Context(), store.StepParams{Step: again}))       // same result again is not an error
 		is.Equal(normSteps(steps(t, s, "wf-1")), normSteps([]store.Step{first})) // the first record stands
 	})
 
