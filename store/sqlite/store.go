@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -36,6 +37,7 @@ type Store struct {
 	writer *sqlx.DB
 	reader *sqlx.DB
 	w      *writer
+	closed atomic.Bool // set by Close
 }
 
 // Config is what a sqlite: URL says.
@@ -234,6 +236,7 @@ func (s *Store) Path() string { return s.path }
 // Close stops the writer and closes every connection. It is safe to call
 // twice.
 func (s *Store) Close() error {
+	s.closed.Store(true)
 	if !s.w.stop() {
 		return nil
 	}
