@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
@@ -13,7 +14,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
+	modernc "modernc.org/sqlite" // the pure-Go SQLite driver
 
 	"github.com/dboslite/dboslite/store"
 )
@@ -118,8 +119,9 @@ func OpenConfig(ctx context.Context, c Config) (*Store, error) {
 	if memory {
 		s.path = ""
 	}
+	guard := new(txGuard)
 	var err error
-	s.writer, err = openDB(dsn, 1)
+	s.writer, err = openDB(dsn, guard, 1)
 	if err != nil {
 		return nil, wrapOpen(c.Path, err)
 	}
@@ -129,19 +131,25 @@ func OpenConfig(ctx context.Context, c Config) (*Store, error) {
 	}
 	if memory {
 		s.reader = s.writer // one connection holds the whole database
-	} else if s.reader, err = openDB(dsn+"&_pragma=query_only(1)", 4); err != nil {
+	} else if s.reader, err = openDB(dsn+"&_pragma=query_only(1)", nil, 4); err != nil {
 		s.writer.Close()
 		return nil, wrapOpen(c.Path, err)
 	}
-	s.w = startWriter(s.writer, s.hub)
+	s.w = startWriter(s.writer, s.hub, guard)
 	return s, nil
 }
 
-func openDB(dsn string, conns int) (*sqlx.DB, error) {
-	db, err := sqlx.Open("sqlite", dsn)
+// openDB opens a pool of conns connections to dsn, with the hooks of guard
+// on each if it is not nil.
+func openDB(dsn string, guard *txGuard, conns int) (*sqlx.DB, error) {
+	c, err := modernc.NewConnector(dsn)
 	if err != nil {
 		return nil, err
 	}
+	if guard != nil {
+		c = guardedConnector{Connector: c, guard: guard}
+	}
+	db := sqlx.NewDb(sql.OpenDB(c), "sqlite")
 	db.SetMaxOpenConns(conns)
 	db.SetMaxIdleConns(conns)
 	db.SetConnMaxIdleTime(0)

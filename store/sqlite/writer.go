@@ -39,6 +39,7 @@ const (
 type writer struct {
 	db       *sqlx.DB
 	hub      *hub
+	guard    *txGuard   // what SQLite did to the transaction: see guard.go
 	version  *sqlx.Stmt // PRAGMA data_version, used only by the loop
 	queue    chan write
 	quit     chan struct{}
@@ -50,9 +51,12 @@ type writer struct {
 	unprepared map[string]struct{}
 }
 
-func startWriter(db *sqlx.DB, h *hub) *writer {
-	w := &writer{db: db, hub: h, queue: make(chan write), quit: make(chan struct{}), stopped: make(chan struct{}),
-		stmts: map[string]*sqlx.Stmt{}, unprepared: map[string]struct{}{}}
+// startWriter starts the writer of db, whose connections carry the hooks
+// of guard, and arms the guard.
+func startWriter(db *sqlx.DB, h *hub, guard *txGuard) *writer {
+	w := &writer{db: db, hub: h, guard: guard, queue: make(chan write), quit: make(chan struct{}),
+		stopped: make(chan struct{}), stmts: map[string]*sqlx.Stmt{}, unprepared: map[string]struct{}{}}
+	guard.armed.Store(true)
 	go w.loop()
 	return w
 }
@@ -186,7 +190,10 @@ func (w *writer) run(batch []write, results []error) error {
 			results[i] = savepoint(t, wr.fn)
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	w.guard.committing.Store(true)
+	err = tx.Commit()
+	w.guard.committing.Store(false)
+	if err != nil {
 		tx.Rollback()
 		return fmt.Errorf("sqlite: commit: %w", translate(err))
 	}
