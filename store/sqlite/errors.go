@@ -10,6 +10,10 @@ import (
 	"github.com/dboslite/dboslite/store"
 )
 
+// errRolledBack is the outcome of a write during which SQLite rolled back
+// the writer's transaction although the write reported no error.
+var errRolledBack = errors.New("sqlite: the transaction was rolled back during the write")
+
 // translate turns driver errors into store errors. It is the one place that
 // knows what SQLite's errors look like. A read on the pool of a closed
 // Store fails with an error database/sql does not export; see

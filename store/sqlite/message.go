@@ -52,6 +52,7 @@ func (s *Store) ConsumeMessage(ctx context.Context, p store.ConsumeParams) ([]by
 	var payload []byte
 	var found bool
 	err := s.w.do(ctx, nil, func(tx *sqlx.Tx) error {
+		payload, found = nil, false // a run again after a rollback starts afresh
 		var m struct {
 			Seq     int64  `db:"seq"`
 			Payload []byte `db:"payload"`
