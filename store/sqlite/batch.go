@@ -2,8 +2,11 @@ package sqlite
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/dboslite/dboslite/store"
 )
 
 // A batch's writes run in one transaction, each in a savepoint, and each
@@ -23,6 +26,14 @@ import (
 
 // maxCommitTries bounds how often a batch whose COMMIT fails is run.
 const maxCommitTries = 3
+
+// A BEGIN IMMEDIATE still busy after busy_timeout is tried again, backing
+// off from busyMin to busyMax, until busyLimit has passed.
+const (
+	busyMin   = 5 * time.Millisecond
+	busyMax   = 250 * time.Millisecond
+	busyLimit = time.Minute
+)
 
 // commit runs a batch until each write's outcome is sure, then reports to
 // each.
@@ -60,7 +71,7 @@ func settle(writes []*write, err error) {
 // settles and returns those to run again in a fresh transaction; err is
 // the COMMIT's error when that failed and nothing was settled.
 func (w *writer) run(todo []*write) (again []*write, err error) {
-	tx, err := w.db.Beginx() // BEGIN IMMEDIATE: the DSN sets _txlock
+	tx, err := w.begin()
 	if err != nil {
 		settle(todo, fmt.Errorf("sqlite: begin: %w", translate(err))) // nothing ran
 		return nil, nil
@@ -169,4 +180,37 @@ func (w *writer) end(tx *sqlx.Tx, todo []*write, start uint64) ([]*write, error)
 		return nil, nil
 	}
 	return todo, err
+}
+
+// begin starts a transaction with BEGIN IMMEDIATE (the DSN sets _txlock).
+// SQLite waits busy_timeout for another connection's write lock before it
+// answers SQLITE_BUSY. No write has run then, and failing them would only
+// make their callers try again: the writer tries again itself, backing
+// off, until the lock is free, the writer is stopped or busyLimit has
+// passed.
+func (w *writer) begin() (*sqlx.Tx, error) {
+	tx, err := w.db.Beginx()
+	if !isBusy(err) {
+		return tx, err
+	}
+	deadline := time.Now().Add(busyLimit)
+	delay := busyMin
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	for {
+		if w.busyHook != nil {
+			w.busyHook()
+		}
+		select {
+		case <-timer.C:
+		case <-w.quit:
+			return nil, store.ErrClosed
+		}
+		tx, err = w.db.Beginx()
+		if !isBusy(err) || time.Now().After(deadline) {
+			return tx, err
+		}
+		delay = min(2*delay, busyMax)
+		timer.Reset(delay)
+	}
 }

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"github.com/matryer/is"
 	modernc "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/dboslite/dboslite/store"
 )
 
 // openInternal opens a store on a new file for a test of the package's
@@ -213,4 +216,63 @@ func TestBatchCommitFails(t *testing.T) {
 			is.Equal(s.w.guard.commits.Load()-commits, want) // one COMMIT succeeded, or none
 		})
 	}
+}
+
+// TestBeginBusy holds the write lock from another connection for longer
+// than the store's busy_timeout: a write waits for it instead of failing.
+func TestBeginBusy(t *testing.T) {
+	lock := func(t *testing.T, s *Store) *sql.Tx {
+		is := is.New(t)
+		other, err := sql.Open("sqlite", "file:"+s.Path()+"?_txlock=immediate")
+		is.NoErr(err) // another connection, as of another process
+		t.Cleanup(func() { other.Close() })
+		tx, err := other.Begin()
+		is.NoErr(err) // BEGIN IMMEDIATE takes the write lock
+		return tx
+	}
+	// busy returns a channel that receives each time the writer's BEGIN
+	// finds the database locked past its busy_timeout.
+	busy := func(s *Store) <-chan struct{} {
+		c := make(chan struct{}, 1)
+		s.w.busyHook = func() { // set before the write is queued, so the writer sees it
+			select {
+			case c <- struct{}{}:
+			default:
+			}
+		}
+		return c
+	}
+	create := func(s *Store, id string) <-chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := s.CreateWorkflow(context.Background(), store.WorkflowCreateParams{ID: id, Name: "f"})
+			done <- err
+		}()
+		return done
+	}
+
+	t.Run("the write waits for the lock", func(t *testing.T) {
+		is := is.New(t)
+		s := openInternal(t, "?busy_timeout=20")
+		held := lock(t, s)
+		wasBusy := busy(s)
+		done := create(s, "wf-1")
+		<-wasBusy                 // BEGIN gave up after busy_timeout, at least once
+		is.NoErr(held.Rollback()) // release the lock
+		is.NoErr(<-done)          // the write succeeds
+		_, err := s.GetWorkflow(t.Context(), "wf-1")
+		is.NoErr(err) // and is in the database
+	})
+
+	t.Run("Close ends the wait", func(t *testing.T) {
+		is := is.New(t)
+		s := openInternal(t, "?busy_timeout=20")
+		held := lock(t, s)
+		defer held.Rollback()
+		wasBusy := busy(s)
+		done := create(s, "wf-1")
+		<-wasBusy
+		is.NoErr(s.Close())                         // close while the writer waits
+		is.True(errors.Is(<-done, store.ErrClosed)) // the write is reported not done
+	})
 }

@@ -49,6 +49,10 @@ type writer struct {
 	// Owned by the writer goroutine: see stmt.go.
 	stmts      map[string]*sqlx.Stmt
 	unprepared map[string]struct{}
+
+	// busyHook, if set, is called each time BEGIN finds the database
+	// locked by another connection: tests wait for it.
+	busyHook func()
 }
 
 // startWriter starts the writer of db, whose connections carry the hooks
