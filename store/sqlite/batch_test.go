@@ -133,6 +133,40 @@ func TestBatchRollback(t *testing.T) {
 	}
 }
 
+// TestBatchSavepoint is the common failure: a write fails and its
+// transaction goes on. Its savepoint undoes it alone, the others commit
+// together, and nothing runs twice: a ROLLBACK TO is not a rollback of
+// the transaction.
+func TestBatchSavepoint(t *testing.T) {
+	is := is.New(t)
+	s := openInternal(t, "")
+	batch := []write{insertWrite("w0"), insertWrite("w1"), insertWrite("w2")}
+	runs := 0
+	first := batch[0].fn
+	batch[0].fn = func(tx *wtx) error {
+		runs++
+		return first(tx)
+	}
+	failing := batch[1].fn
+	batch[1].fn = func(tx *wtx) error {
+		if err := failing(tx); err != nil {
+			return err
+		}
+		return errKilled // after its INSERT
+	}
+	commits, rollbacks := s.w.guard.commits.Load(), s.w.guard.rollbacks.Load()
+	s.w.commit(batch)
+
+	is.NoErr(<-batch[0].done)                             // the write before commits
+	is.True(errors.Is(<-batch[1].done, errKilled))        // the failing write gets its own error
+	is.NoErr(<-batch[2].done)                             // the write after commits
+	is.True(stored(t, s, "w0") && stored(t, s, "w2"))     // both are in the database
+	is.True(!stored(t, s, "w1"))                          // the failed write's INSERT is undone
+	is.Equal(runs, 1)                                     // nothing ran twice
+	is.Equal(s.w.guard.commits.Load()-commits, uint64(1)) // in one transaction
+	is.Equal(s.w.guard.rollbacks.Load(), rollbacks)       // that was never rolled back
+}
+
 // TestBatchFull fills the file in the middle of a batch: SQLITE_FULL, from
 // a max_page_count the big write does not fit in. SQLite answers it by
 // rolling back the whole transaction, savepoints and all.
