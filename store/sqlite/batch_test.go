@@ -43,6 +43,11 @@ func stored(t *testing.T, s *Store, id string) bool {
 	return n == 1
 }
 
+// The tests below call the writer's commit with a batch they build, so
+// that its writes surely share one transaction. That is safe while the
+// writer's loop is idle: nothing has gone through it yet and nobody
+// watches, so it touches neither the connection nor the statement cache.
+
 // errKilled is what a write that stands for SQLite's own rollback returns.
 var errKilled = errors.New("the transaction was rolled back")
 
