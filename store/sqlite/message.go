@@ -44,7 +44,7 @@ func (s *Store) ConsumeMessage(ctx context.Context, p store.ConsumeParams) ([]by
 	var waiting int
 	if err := s.reader.GetContext(ctx, &waiting, `SELECT EXISTS (SELECT 1 FROM messages
 		WHERE dest_id = ? AND topic = ? AND consumed = 0)`, p.WorkflowID, p.Topic); err != nil {
-		return nil, false, fmt.Errorf("receive %q for %s: %w", p.Topic, p.WorkflowID, translate(err))
+		return nil, false, fmt.Errorf("receive %q for %s: %w", p.Topic, p.WorkflowID, s.readErr(err))
 	}
 	if waiting == 0 {
 		return nil, false, nil
@@ -52,6 +52,7 @@ func (s *Store) ConsumeMessage(ctx context.Context, p store.ConsumeParams) ([]by
 	var payload []byte
 	var found bool
 	err := s.w.do(ctx, nil, func(tx *sqlx.Tx) error {
+		payload, found = nil, false // a run again after a rollback starts afresh
 		var m struct {
 			Seq     int64  `db:"seq"`
 			Payload []byte `db:"payload"`
@@ -119,7 +120,7 @@ func (s *Store) GetEvent(ctx context.Context, workflowID, key string) ([]byte, b
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("get event %q of %s: %w", key, workflowID, translate(err))
+		return nil, false, fmt.Errorf("get event %q of %s: %w", key, workflowID, s.readErr(err))
 	}
 	return v, true, nil
 }
@@ -184,7 +185,7 @@ func (s *Store) ReadStream(ctx context.Context, workflowID, key string, from int
 	}
 	if err := s.reader.SelectContext(ctx, &rows, `SELECT pos, value, closed FROM streams
 		WHERE workflow_id = ? AND key = ? AND pos >= ? ORDER BY pos`, workflowID, key, from); err != nil {
-		return nil, false, fmt.Errorf("read stream %q of %s: %w", key, workflowID, translate(err))
+		return nil, false, fmt.Errorf("read stream %q of %s: %w", key, workflowID, s.readErr(err))
 	}
 	out := make([]store.StreamEntry, 0, len(rows))
 	for _, r := range rows {

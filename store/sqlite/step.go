@@ -111,7 +111,7 @@ func (s *Store) Steps(ctx context.Context, workflowID string) ([]store.Step, err
 	err := s.reader.SelectContext(ctx, &rows, `SELECT workflow_id, step_id, name, output, error, child_id, started_at, completed_at
 		FROM steps WHERE workflow_id = ? ORDER BY step_id`, workflowID)
 	if err != nil {
-		return nil, fmt.Errorf("steps of %s: %w", workflowID, translate(err))
+		return nil, fmt.Errorf("steps of %s: %w", workflowID, s.readErr(err))
 	}
 	out := make([]store.Step, len(rows))
 	for i, r := range rows {

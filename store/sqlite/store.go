@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
@@ -9,10 +10,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
+	modernc "modernc.org/sqlite" // the pure-Go SQLite driver
 
 	"github.com/dboslite/dboslite/store"
 )
@@ -36,6 +38,7 @@ type Store struct {
 	writer *sqlx.DB
 	reader *sqlx.DB
 	w      *writer
+	closed atomic.Bool // set by Close
 }
 
 // Config is what a sqlite: URL says.
@@ -116,8 +119,9 @@ func OpenConfig(ctx context.Context, c Config) (*Store, error) {
 	if memory {
 		s.path = ""
 	}
+	guard := new(txGuard)
 	var err error
-	s.writer, err = openDB(dsn, 1)
+	s.writer, err = openDB(dsn, guard, 1)
 	if err != nil {
 		return nil, wrapOpen(c.Path, err)
 	}
@@ -127,19 +131,25 @@ func OpenConfig(ctx context.Context, c Config) (*Store, error) {
 	}
 	if memory {
 		s.reader = s.writer // one connection holds the whole database
-	} else if s.reader, err = openDB(dsn+"&_pragma=query_only(1)", 4); err != nil {
+	} else if s.reader, err = openDB(dsn+"&_pragma=query_only(1)", nil, 4); err != nil {
 		s.writer.Close()
 		return nil, wrapOpen(c.Path, err)
 	}
-	s.w = startWriter(s.writer, s.hub)
+	s.w = startWriter(s.writer, s.hub, guard)
 	return s, nil
 }
 
-func openDB(dsn string, conns int) (*sqlx.DB, error) {
-	db, err := sqlx.Open("sqlite", dsn)
+// openDB opens a pool of conns connections to dsn, with the hooks of guard
+// on each if it is not nil.
+func openDB(dsn string, guard *txGuard, conns int) (*sqlx.DB, error) {
+	c, err := modernc.NewConnector(dsn)
 	if err != nil {
 		return nil, err
 	}
+	if guard != nil {
+		c = guardedConnector{Connector: c, guard: guard}
+	}
+	db := sqlx.NewDb(sql.OpenDB(c), "sqlite")
 	db.SetMaxOpenConns(conns)
 	db.SetMaxIdleConns(conns)
 	db.SetConnMaxIdleTime(0)
@@ -234,6 +244,7 @@ func (s *Store) Path() string { return s.path }
 // Close stops the writer and closes every connection. It is safe to call
 // twice.
 func (s *Store) Close() error {
+	s.closed.Store(true)
 	if !s.w.stop() {
 		return nil
 	}

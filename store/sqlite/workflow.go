@@ -154,7 +154,7 @@ func getWorkflow(q sqlx.Queryer, id string, row *workflowRow) error {
 // GetWorkflow implements store.Store.
 func (s *Store) GetWorkflow(ctx context.Context, id string) (store.Workflow, error) {
 	var row workflowRow
-	if err := translate(s.reader.GetContext(ctx, &row, `SELECT `+workflowColumns+` FROM workflows WHERE id = ?`, id)); err != nil {
+	if err := s.readErr(s.reader.GetContext(ctx, &row, `SELECT `+workflowColumns+` FROM workflows WHERE id = ?`, id)); err != nil {
 		return store.Workflow{}, fmt.Errorf("get workflow %s: %w", id, err)
 	}
 	return row.toStore(), nil
@@ -214,7 +214,7 @@ func (s *Store) ListWorkflows(ctx context.Context, p store.ListParams) ([]store.
 	}
 	var rows []workflowRow
 	if err := s.reader.SelectContext(ctx, &rows, q, args...); err != nil {
-		return nil, fmt.Errorf("list workflows: %w", translate(err))
+		return nil, fmt.Errorf("list workflows: %w", s.readErr(err))
 	}
 	out := make([]store.Workflow, len(rows))
 	for i, r := range rows {

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -20,6 +19,7 @@ type write struct {
 	fn   func(tx *wtx) error
 	keys []string // what watchers to wake once it commits
 	done chan error
+	err  error // its outcome, reported once sure: see batch.go
 }
 
 // Another process's commits are noticed by polling PRAGMA data_version on
@@ -39,6 +39,7 @@ const (
 type writer struct {
 	db       *sqlx.DB
 	hub      *hub
+	guard    *txGuard   // what SQLite did to the transaction: see guard.go
 	version  *sqlx.Stmt // PRAGMA data_version, used only by the loop
 	queue    chan write
 	quit     chan struct{}
@@ -48,11 +49,18 @@ type writer struct {
 	// Owned by the writer goroutine: see stmt.go.
 	stmts      map[string]*sqlx.Stmt
 	unprepared map[string]struct{}
+
+	// busyHook, if set, is called each time BEGIN finds the database
+	// locked by another connection: tests wait for it.
+	busyHook func()
 }
 
-func startWriter(db *sqlx.DB, h *hub) *writer {
-	w := &writer{db: db, hub: h, queue: make(chan write), quit: make(chan struct{}), stopped: make(chan struct{}),
-		stmts: map[string]*sqlx.Stmt{}, unprepared: map[string]struct{}{}}
+// startWriter starts the writer of db, whose connections carry the hooks
+// of guard, and arms the guard.
+func startWriter(db *sqlx.DB, h *hub, guard *txGuard) *writer {
+	w := &writer{db: db, hub: h, guard: guard, queue: make(chan write), quit: make(chan struct{}),
+		stopped: make(chan struct{}), stmts: map[string]*sqlx.Stmt{}, unprepared: map[string]struct{}{}}
+	guard.armed.Store(true)
 	go w.loop()
 	return w
 }
@@ -62,6 +70,11 @@ func startWriter(db *sqlx.DB, h *hub) *writer {
 // returns ctx.Err() and writes nothing; once taken, do waits for the
 // outcome, so it never reports a retryable error for a write that may have
 // committed.
+//
+// fn may run more than once: when SQLite rolls back a transaction, the
+// writes that ran in it run again in the next (see batch.go). Only the
+// last run counts, so fn sets whatever it returns to its caller afresh on
+// each run.
 func (w *writer) do(ctx context.Context, keys []string, fn func(tx *sqlx.Tx) error) error {
 	return w.doPrepared(ctx, keys, func(tx *wtx) error { return fn(tx.Tx) })
 }
@@ -149,64 +162,6 @@ func (w *writer) dataVersion() int {
 		return -1
 	}
 	return v
-}
-
-// commit runs a batch in one transaction and reports to each write.
-func (w *writer) commit(batch []write) {
-	results := make([]error, len(batch))
-	err := w.run(batch, results)
-	for i, wr := range batch {
-		if err != nil {
-			wr.done <- err
-			continue
-		}
-		if results[i] == nil && len(wr.keys) > 0 {
-			w.hub.notify(wr.keys)
-		}
-		wr.done <- results[i]
-	}
-}
-
-func (w *writer) run(batch []write, results []error) error {
-	ctx := context.Background()
-	tx, err := w.db.BeginTxx(ctx, nil) // BEGIN IMMEDIATE: the DSN sets _txlock
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", translate(err))
-	}
-	t := &wtx{Tx: tx, w: w}
-	if len(batch) == 1 {
-		// Alone, a write needs no savepoint: its failure rolls back the
-		// whole transaction.
-		if results[0] = batch[0].fn(t); results[0] != nil {
-			tx.Rollback()
-			return nil
-		}
-	} else {
-		for i, wr := range batch {
-			results[i] = savepoint(t, wr.fn)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		tx.Rollback()
-		return fmt.Errorf("sqlite: commit: %w", translate(err))
-	}
-	return nil
-}
-
-// savepoint runs fn so that its failure undoes only its own changes.
-func savepoint(tx *wtx, fn func(tx *wtx) error) error {
-	if _, err := tx.Exec("SAVEPOINT w"); err != nil {
-		return translate(err)
-	}
-	if err := fn(tx); err != nil {
-		if _, rerr := tx.Exec("ROLLBACK TO w"); rerr != nil {
-			return fmt.Errorf("%w (rollback to savepoint: %v)", err, rerr)
-		}
-		tx.Exec("RELEASE w")
-		return err
-	}
-	_, err := tx.Exec("RELEASE w")
-	return translate(err)
 }
 
 // stop ends the writer goroutine once. It reports whether this call
