@@ -29,10 +29,25 @@ var (
 	// *DeduplicatedError.
 	ErrDeduplicated = errors.New("store: deduplication ID in use")
 
-	// ErrUnsupportedURL is returned by Open for a URL whose scheme no linked
-	// backend accepts.
+	// ErrUnsupportedURL is returned by Open for a URL that is not one of the
+	// accepted forms, or whose backend is not linked in. The message says
+	// what to write instead and never shows a password.
 	ErrUnsupportedURL = errors.New("store: unsupported system database URL")
 )
+
+// UnsupportedURL returns an error matching ErrUnsupportedURL that says why
+// url is refused and lists the accepted forms. The URL is shown as
+// RedactURL shows it. Backends return it for the URLs of their scheme that
+// they refuse.
+func UnsupportedURL(url, why string) error {
+	return urlErrorf(url, "%s; accepted are %s", why, urlForms)
+}
+
+// urlErrorf returns an error matching ErrUnsupportedURL that shows url
+// redacted, then the formatted reason.
+func urlErrorf(url, format string, args ...any) error {
+	return fmt.Errorf("%w %s: %s", ErrUnsupportedURL, quote(RedactURL(url)), fmt.Sprintf(format, args...))
+}
 
 // DeduplicatedError reports an enqueue refused because workflow HolderID,
 // still active in Queue, holds DeduplicationID. It matches ErrDeduplicated.

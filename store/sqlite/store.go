@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -18,9 +16,7 @@ import (
 )
 
 func init() {
-	open := func(ctx context.Context, u string) (store.Store, error) { return Open(ctx, u) }
-	store.Register("sqlite", open)
-	store.Register("", open) // a bare file path
+	store.Register("sqlite", func(ctx context.Context, u string) (store.Store, error) { return Open(ctx, u) })
 }
 
 var (
@@ -36,54 +32,6 @@ type Store struct {
 	writer *sqlx.DB
 	reader *sqlx.DB
 	w      *writer
-}
-
-// Config is what a sqlite: URL says.
-type Config struct {
-	Path        string // file path; ":memory:" for an in-memory database
-	Synchronous string // NORMAL (default) or FULL
-	BusyTimeout int    // milliseconds a write waits for another process's lock. Defaults to 10000.
-}
-
-// ParseURL reads a system database URL: "sqlite:path", "sqlite:///abs/path",
-// "sqlite::memory:" or a bare path, with optional query parameters
-// synchronous=NORMAL|FULL and busy_timeout=<ms>.
-func ParseURL(u string) (Config, error) {
-	c := Config{Synchronous: "NORMAL", BusyTimeout: 10000}
-	rest := u
-	if store.Scheme(u) == "sqlite" {
-		rest = u[len("sqlite:"):]
-		rest = strings.TrimPrefix(rest, "//") // sqlite:///abs/path → /abs/path
-	}
-	path, query, _ := strings.Cut(rest, "?")
-	if path == "" {
-		return c, fmt.Errorf("%w: %q names no file", store.ErrUnsupportedURL, u)
-	}
-	c.Path = path
-	q, err := url.ParseQuery(query)
-	if err != nil {
-		return c, fmt.Errorf("%w: %q: %v", store.ErrUnsupportedURL, u, err)
-	}
-	for k, vs := range q {
-		v := vs[len(vs)-1]
-		switch k {
-		case "synchronous":
-			v = strings.ToUpper(v)
-			if v != "NORMAL" && v != "FULL" {
-				return c, fmt.Errorf("%w: %q: synchronous must be NORMAL or FULL", store.ErrUnsupportedURL, u)
-			}
-			c.Synchronous = v
-		case "busy_timeout":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return c, fmt.Errorf("%w: %q: busy_timeout must be milliseconds", store.ErrUnsupportedURL, u)
-			}
-			c.BusyTimeout = n
-		default:
-			return c, fmt.Errorf("%w: %q: unknown parameter %q (accepted: synchronous, busy_timeout)", store.ErrUnsupportedURL, u, k)
-		}
-	}
-	return c, nil
 }
 
 // Open opens (creating if needed) the SQLite database a URL names, checks
