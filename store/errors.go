@@ -33,6 +33,11 @@ var (
 	// accepted forms, or whose backend is not linked in. The message says
 	// what to write instead and never shows a password.
 	ErrUnsupportedURL = errors.New("store: unsupported system database URL")
+
+	// ErrSchemaTooNew is returned by Open for a database that a newer
+	// program has migrated past the migrations this one knows; the error is
+	// a *SchemaError.
+	ErrSchemaTooNew = errors.New("store: database schema is newer than this program")
 )
 
 // UnsupportedURL returns an error matching ErrUnsupportedURL that says why
@@ -63,3 +68,19 @@ func (e *DeduplicatedError) Error() string {
 
 // Is makes errors.Is(err, ErrDeduplicated) true.
 func (e *DeduplicatedError) Is(target error) bool { return target == ErrDeduplicated }
+
+// SchemaError reports a database whose schema is at Version, past Known,
+// the newest migration this program embeds: a newer program has used it.
+// Open changes nothing in such a database. It matches ErrSchemaTooNew.
+type SchemaError struct {
+	Version int // the newest migration applied to the database
+	Known   int // the newest migration this program knows
+}
+
+// Error names both versions and what to do.
+func (e *SchemaError) Error() string {
+	return fmt.Sprintf("store: database schema is version %d; this binary knows up to %d: upgrade the program", e.Version, e.Known)
+}
+
+// Is makes errors.Is(err, ErrSchemaTooNew) true.
+func (e *SchemaError) Is(target error) bool { return target == ErrSchemaTooNew }

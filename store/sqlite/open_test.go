@@ -1,10 +1,13 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -318,6 +321,42 @@ func TestMigrate(t *testing.T) {
 		is.Equal(string(steps[0].Output), "out")                 // with its output
 		is.Equal(appliedVersions(t, path), migrationVersions(t)) // nothing applied twice
 	})
+}
+
+// TestSchemaTooNew opens a file that a newer program has migrated: it
+// has a migration this one does not embed, and a table of its own.
+func TestSchemaTooNew(t *testing.T) {
+	is := is.New(t)
+	path := filepath.Join(t.TempDir(), "newer.db")
+	s, err := sqlite.Open(t.Context(), "sqlite:"+path)
+	is.NoErr(err)       // create the file
+	is.NoErr(s.Close()) // and close it
+	known := slices.Max(migrationVersions(t))
+	newer := known + 3
+	db, err := sql.Open("sqlite", path)
+	is.NoErr(err) // a connection of its own, as the newer program
+	_, err = db.Exec("CREATE TABLE future (x INTEGER)")
+	is.NoErr(err) // the newer program's table
+	_, err = db.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)",
+		newer, fmt.Sprintf("%04d_future.sql", newer))
+	is.NoErr(err)        // and its migration
+	is.NoErr(db.Close()) // checkpointed into the file
+	before, err := os.ReadFile(path)
+	is.NoErr(err) // read the file
+
+	_, err = sqlite.Open(t.Context(), "sqlite:"+path)
+	is.True(errors.Is(err, store.ErrSchemaTooNew)) // a newer schema is refused
+	var tooNew *store.SchemaError
+	is.True(errors.As(err, &tooNew)) // with the versions in fields
+	is.Equal(tooNew.Version, newer)  // the database's
+	is.Equal(tooNew.Known, known)    // and this program's
+	want := fmt.Sprintf("database schema is version %d; this binary knows up to %d: upgrade the program", newer, known)
+	is.True(strings.Contains(err.Error(), want)) // the message names both
+
+	after, err := os.ReadFile(path)
+	is.NoErr(err)                                                           // read the file again
+	is.True(bytes.Equal(after, before))                                     // not a byte changed
+	is.Equal(appliedVersions(t, path), append(migrationVersions(t), newer)) // no migration recorded
 }
 
 func TestMemory(t *testing.T) {
