@@ -178,7 +178,8 @@ func TestOpenURLRefuses(t *testing.T) {
 			wd, other := t.TempDir(), t.TempDir()
 			t.Chdir(wd)
 			url := strings.ReplaceAll(tt.url, "DIR", other)
-			_, err := store.Open(t.Context(), url)
+			s, err := store.Open(t.Context(), url)
+			is.True(s == nil)                                                                 // no store, not even a nil *sqlite.Store
 			is.True(errors.Is(err, store.ErrUnsupportedURL))                                  // refused
 			is.True(strings.Contains(err.Error(), strings.ReplaceAll(tt.want, "DIR", other))) // says why, or what to write
 			is.True(!strings.Contains(err.Error(), "hunter"))                                 // never a password

@@ -16,7 +16,13 @@ import (
 )
 
 func init() {
-	store.Register("sqlite", func(ctx context.Context, u string) (store.Store, error) { return Open(ctx, u) })
+	store.Register("sqlite", func(ctx context.Context, u string) (store.Store, error) {
+		s, err := Open(ctx, u)
+		if err != nil {
+			return nil, err // not a nil *Store in a non-nil store.Store
+		}
+		return s, nil
+	})
 }
 
 var (
