@@ -25,10 +25,15 @@ type Config struct {
 	// AppName names the application. Required.
 	AppName string
 
-	// SystemDatabaseURL names the system database: "sqlite:path",
-	// "sqlite:///abs/path", a bare file path, or "postgres://…". Defaults to
-	// $DBOS_SYSTEM_DATABASE_URL, else "sqlite:<AppName>.sqlite" in the
-	// working directory.
+	// SystemDatabaseURL names the system database, in the forms DBOS
+	// accepts: "sqlite:app.db" (relative to the working directory),
+	// "sqlite:/var/app.db", "sqlite::memory:", SQLAlchemy's
+	// "sqlite:///app.db" (relative) and "sqlite:////var/app.db"
+	// (absolute), "postgres://…" or "postgresql://…", or a key=value
+	// connection string ("host=… dbname=…"). A bare file path is refused:
+	// write "sqlite:" before it. Postgres needs the blank import of
+	// store/postgres. Defaults to $DBOS_SYSTEM_DATABASE_URL, else
+	// "sqlite:<AppName>.sqlite" in the working directory.
 	SystemDatabaseURL string
 
 	// ExecutorID labels the workflows this engine runs, as DBOS's

@@ -120,7 +120,9 @@ func TestSystemDatabaseErrorsNameThePath(t *testing.T) {
 	for _, c := range []struct{ name, url, want string }{
 		{"a directory", "sqlite:" + dir, dir},
 		{"not a database", "sqlite:" + notADB, notADB},
-		{"postgres before its store exists", "postgres://u:secret@localhost/db", "not built yet"},
+		{"postgres without its store", "postgres://u:secret@localhost/db", `import _ "github.com/dboslite/dboslite/store/postgres"`},
+		{"key=value without the postgres store", "host=localhost password=secret dbname=db", `import _ "github.com/dboslite/dboslite/store/postgres"`},
+		{"a bare path", notADB, `write "sqlite:` + notADB + `"`},
 		{"unknown scheme", "mysql://localhost/db", "sqlite:"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -38,10 +38,30 @@ var (
 	// *DeduplicatedError.
 	ErrDeduplicated = errors.New("store: deduplication ID in use")
 
-	// ErrUnsupportedURL is returned by Open for a URL whose scheme no linked
-	// backend accepts.
+	// ErrUnsupportedURL is returned by Open for a URL that is not one of the
+	// accepted forms, or whose backend is not linked in. The message says
+	// what to write instead and never shows a password.
 	ErrUnsupportedURL = errors.New("store: unsupported system database URL")
+
+	// ErrSchemaTooNew is returned by Open for a database that a newer
+	// program has migrated past the migrations this one knows; the error is
+	// a *SchemaError.
+	ErrSchemaTooNew = errors.New("store: database schema is newer than this program")
 )
+
+// UnsupportedURL returns an error matching ErrUnsupportedURL that says why
+// url is refused and lists the accepted forms. The URL is shown as
+// RedactURL shows it. Backends return it for the URLs of their scheme that
+// they refuse.
+func UnsupportedURL(url, why string) error {
+	return urlErrorf(url, "%s; accepted are %s", why, urlForms)
+}
+
+// urlErrorf returns an error matching ErrUnsupportedURL that shows url
+// redacted, then the formatted reason.
+func urlErrorf(url, format string, args ...any) error {
+	return fmt.Errorf("%w %s: %s", ErrUnsupportedURL, quote(RedactURL(url)), fmt.Sprintf(format, args...))
+}
 
 // DeduplicatedError reports an enqueue refused because workflow HolderID,
 // still active in Queue, holds DeduplicationID. It matches ErrDeduplicated.
@@ -57,3 +77,19 @@ func (e *DeduplicatedError) Error() string {
 
 // Is makes errors.Is(err, ErrDeduplicated) true.
 func (e *DeduplicatedError) Is(target error) bool { return target == ErrDeduplicated }
+
+// SchemaError reports a database whose schema is at Version, past Known,
+// the newest migration this program embeds: a newer program has used it.
+// Open changes nothing in such a database. It matches ErrSchemaTooNew.
+type SchemaError struct {
+	Version int // the newest migration applied to the database
+	Known   int // the newest migration this program knows
+}
+
+// Error names both versions and what to do.
+func (e *SchemaError) Error() string {
+	return fmt.Sprintf("store: database schema is version %d; this binary knows up to %d: upgrade the program", e.Version, e.Known)
+}
+
+// Is makes errors.Is(err, ErrSchemaTooNew) true.
+func (e *SchemaError) Is(target error) bool { return target == ErrSchemaTooNew }

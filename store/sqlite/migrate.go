@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/dboslite/dboslite/store"
 )
 
 //go:embed migration/*.sql
@@ -51,29 +54,48 @@ func loadMigrations() ([]migration, error) {
 // BEGIN IMMEDIATE transaction that first re-reads the applied versions, so
 // two processes opening a new file at the same moment apply each migration
 // exactly once: the second waits for the write lock, then sees it applied.
+// A database that a newer program has migrated further than this one knows
+// is refused with a *store.SchemaError, and nothing in it is changed.
 func migrate(ctx context.Context, db *sqlx.DB) error {
 	ms, err := loadMigrations()
 	if err != nil {
 		return err
 	}
+	known := ms[len(ms)-1].version
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	for _, m := range ms {
-		if err := applyMigration(ctx, db, m); err != nil {
+		err := applyMigration(ctx, db, m, known)
+		var tooNew *store.SchemaError
+		if errors.As(err, &tooNew) {
+			return err // about the database, not this migration
+		}
+		if err != nil {
 			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
 	}
 	return nil
 }
 
-func applyMigration(ctx context.Context, db *sqlx.DB, m migration) error {
+// applyMigration applies m unless it is applied already. In the same
+// transaction it checks that no migration past known, the newest this
+// program embeds, is applied: a newer program may migrate the file while
+// this one starts.
+func applyMigration(ctx context.Context, db *sqlx.DB, m migration, known int) error {
 	tx, err := db.BeginTxx(ctx, nil) // BEGIN IMMEDIATE: the DSN sets _txlock
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	var newest int
+	if err := tx.GetContext(ctx, &newest, `SELECT coalesce(max(version), 0) FROM schema_migrations`); err != nil {
+		return err
+	}
+	if newest > known {
+		return &store.SchemaError{Version: newest, Known: known}
+	}
 	var n int
 	if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version); err != nil {
 		return err

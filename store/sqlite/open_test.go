@@ -1,10 +1,13 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,73 +25,171 @@ func TestParseURL(t *testing.T) {
 	}
 	full := def("x.db")
 	full.Synchronous = "FULL"
-	busy := def("x.db")
+	busy := def("/var/x.db")
 	busy.BusyTimeout = 250
+	memFull := def(":memory:")
+	memFull.Synchronous = "FULL"
 	tests := []struct {
-		url     string
-		want    sqlite.Config
-		wantErr string // part of the message; "" for no error
+		url  string
+		want sqlite.Config
 	}{
-		{url: "sqlite:app.db", want: def("app.db")},
-		{url: "SQLITE:app.db", want: def("app.db")},
-		{url: "sqlite:///abs/path.db", want: def("/abs/path.db")},
-		{url: "sqlite::memory:", want: def(":memory:")},
-		{url: "data/x.db", want: def("data/x.db")},
-		{url: "/abs/x.db", want: def("/abs/x.db")},
-		{url: "sqlite:x.db?synchronous=FULL", want: full},
-		{url: "sqlite:x.db?synchronous=full", want: full},
-		{url: "sqlite:x.db?busy_timeout=250", want: busy},
-		{url: "sqlite:x.db?cache=shared", wantErr: `unknown parameter "cache"`},
-		{url: "sqlite:x.db?synchronous=OFF", wantErr: "synchronous must be NORMAL or FULL"},
-		{url: "sqlite:x.db?busy_timeout=-1", wantErr: "busy_timeout must be milliseconds"},
-		{url: "sqlite:x.db?busy_timeout=1s", wantErr: "busy_timeout must be milliseconds"},
-		{url: "sqlite:x.db?synchronous=%zz", wantErr: "x.db"},
-		{url: "sqlite:", wantErr: "names no file"},
-		{url: "sqlite:?synchronous=FULL", wantErr: "names no file"},
-		{url: "", wantErr: "names no file"},
+		// DBOS Go
+		{"sqlite:app.db", def("app.db")},
+		{"SQLITE:app.db", def("app.db")},
+		{"sqlite:data/app.db", def("data/app.db")},
+		{"sqlite:./app.db", def("./app.db")},
+		{"sqlite:/var/app.db", def("/var/app.db")},
+		{"sqlite::memory:", def(":memory:")},
+		// SQLAlchemy (DBOS Python): three slashes, then the path
+		{"sqlite:///app.sqlite", def("app.sqlite")},
+		{"sqlite:///data/app.sqlite", def("data/app.sqlite")},
+		{"sqlite:////var/app.sqlite", def("/var/app.sqlite")},
+		{"sqlite:///:memory:", def(":memory:")},
+		// parameters
+		{"sqlite:x.db?synchronous=FULL", full},
+		{"sqlite:x.db?synchronous=full", full},
+		{"sqlite:///x.db?synchronous=FULL", full},
+		{"sqlite:////var/x.db?busy_timeout=250", busy},
+		{"sqlite::memory:?synchronous=FULL", memFull},
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {
 			is := is.New(t)
 			c, err := sqlite.ParseURL(tt.url)
-			if tt.wantErr == "" {
-				is.NoErr(err)        // a valid URL
-				is.Equal(c, tt.want) // the config the URL says
-				return
-			}
-			is.True(errors.Is(err, store.ErrUnsupportedURL))   // a bad URL is unsupported
-			is.True(strings.Contains(err.Error(), tt.wantErr)) // the message says what is wrong
+			is.NoErr(err)        // an accepted URL
+			is.Equal(c, tt.want) // the config the URL says
 		})
 	}
 }
 
-func TestOpenURL(t *testing.T) {
-	t.Run("unknown scheme names the accepted ones", func(t *testing.T) {
-		is := is.New(t)
-		_, err := store.Open(t.Context(), "mysql://x")
-		is.True(errors.Is(err, store.ErrUnsupportedURL))           // mysql is not a backend
-		is.True(strings.Contains(err.Error(), "sqlite:"))          // names the sqlite scheme
-		is.True(strings.Contains(err.Error(), "a bare file path")) // names bare paths
-	})
+func TestParseURLRefuses(t *testing.T) {
+	tests := []struct {
+		url       string
+		want      string // part of the message
+		showForms bool   // the message lists the accepted URL forms
+	}{
+		{"app.db", "not a sqlite: URL", true},
+		{"/var/app.db", "not a sqlite: URL", true},
+		{"", "not a sqlite: URL", true},
+		{"file:app.db", "not a sqlite: URL", true},
+		{"postgres://u:hunter2@localhost/app", "not a sqlite: URL", true},
+		{"host=localhost password=hunter2", "not a sqlite: URL", true},
+		{"sqlite:~/x.db", "~ is not expanded", true},
+		{"sqlite:~", "~ is not expanded", true},
+		{"sqlite:~bob/x.db", "~ is not expanded", true},
+		{"sqlite:///~/x.db", "~ is not expanded", true},
+		{"sqlite://host/x.db", "host", true},
+		{"sqlite://./x.db", "host", true},
+		{"sqlite://:memory:", "host", true},
+		{"sqlite://u:hunter2@host/x.db", "host", true},
+		{"sqlite://", "names no file", true},
+		{"sqlite://?synchronous=FULL", "names no file", true},
+		{"sqlite:///", "names no file", true},
+		{"sqlite:", "names no file", true},
+		{"sqlite:?synchronous=FULL", "names no file", true},
+		{"sqlite:x.db?cache=shared", `unknown parameter "cache"`, false},
+		{"sqlite:x.db?password=hunter2", `unknown parameter "password"`, false},
+		{"sqlite:x.db?synchronous=OFF", "synchronous must be NORMAL or FULL", false},
+		{"sqlite:x.db?busy_timeout=-1", "busy_timeout must be milliseconds", false},
+		{"sqlite:x.db?busy_timeout=1s", "busy_timeout must be milliseconds", false},
+		{"sqlite:x.db?synchronous=%zz", "x.db", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			is := is.New(t)
+			_, err := sqlite.ParseURL(tt.url)
+			is.True(errors.Is(err, store.ErrUnsupportedURL)) // refused
+			msg := err.Error()
+			is.True(strings.Contains(msg, tt.want))    // says what is wrong
+			is.True(!strings.Contains(msg, "hunter2")) // never a password
+			if tt.showForms {
+				is.True(strings.Contains(msg, "sqlite:////var/app.db")) // lists the accepted forms
+				is.True(strings.Contains(msg, "postgres://"))           // all of them
+			}
+		})
+	}
+}
 
-	t.Run("postgres error hides the password", func(t *testing.T) {
-		is := is.New(t)
-		_, err := store.Open(t.Context(), "postgres://u:secret@h/db")
-		is.True(errors.Is(err, store.ErrUnsupportedURL))  // no postgres backend linked
-		is.True(!strings.Contains(err.Error(), "secret")) // the password is not in the message
-		is.True(strings.Contains(err.Error(), "h/db"))    // the rest of the URL is
-	})
+// TestOpenURLPaths opens each file form in a fresh working directory and
+// looks where the file went: relative forms stay relative.
+func TestOpenURLPaths(t *testing.T) {
+	tests := []struct {
+		name string
+		url  func(dir string) string
+		path func(dir string) string // the file Path reports
+		file func(dir string) string // where it is on disk
+	}{
+		{"sqlite:rel",
+			func(string) string { return "sqlite:rel.db" },
+			func(string) string { return "rel.db" },
+			func(dir string) string { return filepath.Join(dir, "rel.db") }},
+		{"sqlite:/abs",
+			func(dir string) string { return "sqlite:" + filepath.Join(dir, "abs.db") },
+			func(dir string) string { return filepath.Join(dir, "abs.db") },
+			func(dir string) string { return filepath.Join(dir, "abs.db") }},
+		{"sqlite:///rel (SQLAlchemy)",
+			func(string) string { return "sqlite:///rel.sqlite" },
+			func(string) string { return "rel.sqlite" },
+			func(dir string) string { return filepath.Join(dir, "rel.sqlite") }},
+		{"sqlite:///sub/rel (SQLAlchemy)",
+			func(string) string { return "sqlite:///sub/rel.sqlite" },
+			func(string) string { return "sub/rel.sqlite" },
+			func(dir string) string { return filepath.Join(dir, "sub", "rel.sqlite") }},
+		{"sqlite:////abs (SQLAlchemy)",
+			func(dir string) string { return "sqlite:///" + filepath.Join(dir, "abs.sqlite") },
+			func(dir string) string { return filepath.Join(dir, "abs.sqlite") },
+			func(dir string) string { return filepath.Join(dir, "abs.sqlite") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			is := is.New(t)
+			dir := t.TempDir()
+			t.Chdir(dir)
+			s, err := store.Open(t.Context(), tt.url(dir))
+			is.NoErr(err) // an accepted URL opens
+			defer s.Close()
+			sq, ok := s.(*sqlite.Store)
+			is.True(ok)                       // a SQLite store
+			is.Equal(sq.Path(), tt.path(dir)) // on the path the URL names
+			_, err = os.Stat(tt.file(dir))
+			is.NoErr(err) // the file is there
+		})
+	}
+}
 
-	t.Run("bare path opens SQLite", func(t *testing.T) {
-		is := is.New(t)
-		path := filepath.Join(t.TempDir(), "bare.db")
-		s, err := store.Open(t.Context(), path)
-		is.NoErr(err) // open a bare path
-		defer s.Close()
-		sq, ok := s.(*sqlite.Store)
-		is.True(ok)               // a bare path is a SQLite file
-		is.Equal(sq.Path(), path) // on that path
-	})
+// TestOpenURLRefuses opens refused URLs in a fresh working directory; DIR
+// in a URL stands for another fresh directory. Neither may gain a file.
+func TestOpenURLRefuses(t *testing.T) {
+	tests := []struct {
+		name, url, want string
+	}{
+		{"bare relative path", "bare.db", `write "sqlite:bare.db"`},
+		{"bare absolute path", "DIR/bare.db", `write "sqlite:DIR/bare.db"`},
+		{"tilde", "sqlite:~/x.db", "~ is not expanded"},
+		{"authority", "sqlite://host/x.db", "host"},
+		{"file URI", "file:x.db", "file: URI"},
+		{"key=value DSN", "host=localhost user=postgres password='hunter 2' dbname=app", `import _ "github.com/dboslite/dboslite/store/postgres"`},
+		{"postgres URL", "postgres://u:hunter2@h/db", `import _ "github.com/dboslite/dboslite/store/postgres"`},
+		{"unknown scheme", "mysql://u:hunter2@h/db", "sqlite:////var/app.db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			is := is.New(t)
+			wd, other := t.TempDir(), t.TempDir()
+			t.Chdir(wd)
+			url := strings.ReplaceAll(tt.url, "DIR", other)
+			s, err := store.Open(t.Context(), url)
+			is.True(s == nil)                                                                 // no store, not even a nil *sqlite.Store
+			is.True(errors.Is(err, store.ErrUnsupportedURL))                                  // refused
+			is.True(strings.Contains(err.Error(), strings.ReplaceAll(tt.want, "DIR", other))) // says why, or what to write
+			is.True(!strings.Contains(err.Error(), "hunter"))                                 // never a password
+			for _, dir := range []string{wd, other} {
+				entries, err := os.ReadDir(dir)
+				is.NoErr(err)             // read the folder
+				is.Equal(len(entries), 0) // nothing was created
+			}
+		})
+	}
 }
 
 func TestOpenPath(t *testing.T) {
@@ -221,6 +322,42 @@ func TestMigrate(t *testing.T) {
 		is.Equal(string(steps[0].Output), "out")                 // with its output
 		is.Equal(appliedVersions(t, path), migrationVersions(t)) // nothing applied twice
 	})
+}
+
+// TestSchemaTooNew opens a file that a newer program has migrated: it
+// has a migration this one does not embed, and a table of its own.
+func TestSchemaTooNew(t *testing.T) {
+	is := is.New(t)
+	path := filepath.Join(t.TempDir(), "newer.db")
+	s, err := sqlite.Open(t.Context(), "sqlite:"+path)
+	is.NoErr(err)       // create the file
+	is.NoErr(s.Close()) // and close it
+	known := slices.Max(migrationVersions(t))
+	newer := known + 3
+	db, err := sql.Open("sqlite", path)
+	is.NoErr(err) // a connection of its own, as the newer program
+	_, err = db.Exec("CREATE TABLE future (x INTEGER)")
+	is.NoErr(err) // the newer program's table
+	_, err = db.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)",
+		newer, fmt.Sprintf("%04d_future.sql", newer))
+	is.NoErr(err)        // and its migration
+	is.NoErr(db.Close()) // checkpointed into the file
+	before, err := os.ReadFile(path)
+	is.NoErr(err) // read the file
+
+	_, err = sqlite.Open(t.Context(), "sqlite:"+path)
+	is.True(errors.Is(err, store.ErrSchemaTooNew)) // a newer schema is refused
+	var tooNew *store.SchemaError
+	is.True(errors.As(err, &tooNew)) // with the versions in fields
+	is.Equal(tooNew.Version, newer)  // the database's
+	is.Equal(tooNew.Known, known)    // and this program's
+	want := fmt.Sprintf("database schema is version %d; this binary knows up to %d: upgrade the program", newer, known)
+	is.True(strings.Contains(err.Error(), want)) // the message names both
+
+	after, err := os.ReadFile(path)
+	is.NoErr(err)                                                           // read the file again
+	is.True(bytes.Equal(after, before))                                     // not a byte changed
+	is.Equal(appliedVersions(t, path), append(migrationVersions(t), newer)) // no migration recorded
 }
 
 func TestMemory(t *testing.T) {

@@ -5,10 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -20,9 +18,13 @@ import (
 )
 
 func init() {
-	open := func(ctx context.Context, u string) (store.Store, error) { return Open(ctx, u) }
-	store.Register("sqlite", open)
-	store.Register("", open) // a bare file path
+	store.Register("sqlite", func(ctx context.Context, u string) (store.Store, error) {
+		s, err := Open(ctx, u)
+		if err != nil {
+			return nil, err // not a nil *Store in a non-nil store.Store
+		}
+		return s, nil
+	})
 }
 
 var (
@@ -39,54 +41,6 @@ type Store struct {
 	reader *sqlx.DB
 	w      *writer
 	closed atomic.Bool // set by Close
-}
-
-// Config is what a sqlite: URL says.
-type Config struct {
-	Path        string // file path; ":memory:" for an in-memory database
-	Synchronous string // NORMAL (default) or FULL
-	BusyTimeout int    // milliseconds a write waits for another process's lock. Defaults to 10000.
-}
-
-// ParseURL reads a system database URL: "sqlite:path", "sqlite:///abs/path",
-// "sqlite::memory:" or a bare path, with optional query parameters
-// synchronous=NORMAL|FULL and busy_timeout=<ms>.
-func ParseURL(u string) (Config, error) {
-	c := Config{Synchronous: "NORMAL", BusyTimeout: 10000}
-	rest := u
-	if store.Scheme(u) == "sqlite" {
-		rest = u[len("sqlite:"):]
-		rest = strings.TrimPrefix(rest, "//") // sqlite:///abs/path → /abs/path
-	}
-	path, query, _ := strings.Cut(rest, "?")
-	if path == "" {
-		return c, fmt.Errorf("%w: %q names no file", store.ErrUnsupportedURL, u)
-	}
-	c.Path = path
-	q, err := url.ParseQuery(query)
-	if err != nil {
-		return c, fmt.Errorf("%w: %q: %v", store.ErrUnsupportedURL, u, err)
-	}
-	for k, vs := range q {
-		v := vs[len(vs)-1]
-		switch k {
-		case "synchronous":
-			v = strings.ToUpper(v)
-			if v != "NORMAL" && v != "FULL" {
-				return c, fmt.Errorf("%w: %q: synchronous must be NORMAL or FULL", store.ErrUnsupportedURL, u)
-			}
-			c.Synchronous = v
-		case "busy_timeout":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return c, fmt.Errorf("%w: %q: busy_timeout must be milliseconds", store.ErrUnsupportedURL, u)
-			}
-			c.BusyTimeout = n
-		default:
-			return c, fmt.Errorf("%w: %q: unknown parameter %q (accepted: synchronous, busy_timeout)", store.ErrUnsupportedURL, u, k)
-		}
-	}
-	return c, nil
 }
 
 // Open opens (creating if needed) the SQLite database a URL names, checks
