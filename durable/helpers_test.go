@@ -23,6 +23,8 @@ type env struct {
 	url     string
 	log     *syncBuffer
 	crashes map[*durable.Engine]*crashStore
+	// configure adjusts the Config of every engine the env makes.
+	configure []func(*durable.Config)
 }
 
 func setup(t *testing.T) *env {
@@ -39,7 +41,7 @@ func (v *env) engine(change ...func(*durable.Config)) *durable.Engine {
 		SystemDatabaseURL: v.url,
 		Logger:            slog.New(slog.NewTextHandler(v.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
-	for _, c := range change {
+	for _, c := range append(v.configure, change...) {
 		c(&cfg)
 	}
 	e, err := durable.New(cfg)

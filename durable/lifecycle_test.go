@@ -3,11 +3,13 @@ package durable_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/matryer/is"
 	"go.uber.org/goleak"
@@ -100,6 +102,14 @@ func TestBadInputChangesNothing(t *testing.T) {
 		_, err = v.open().GetWorkflow(context.Background(), "inf")
 		is.True(errors.Is(err, store.ErrNotFound)) // nothing written
 	})
+	t.Run("an explicit empty ID", func(t *testing.T) {
+		is := is.New(t)
+		_, err := wf.Start(context.Background(), 1, durable.WithID(""))
+		is.True(errors.Is(err, durable.ErrInvalidID)) // refused, not given a fresh ID
+		wfs, err := e.Store().ListWorkflows(context.Background(), store.ListParams{Name: "other"})
+		is.NoErr(err)
+		is.Equal(len(wfs), 0) // nothing recorded
+	})
 	t.Run("an ID taken by another workflow", func(t *testing.T) {
 		is := is.New(t)
 		_, err := wf.Run(context.Background(), 1, durable.WithID("taken"))
@@ -137,4 +147,53 @@ func TestSystemDatabaseErrorsNameThePath(t *testing.T) {
 	b, err := os.ReadFile(notADB)
 	is.NoErr(err)
 	is.True(strings.HasPrefix(string(b), "this is not a database")) // the file is untouched
+}
+
+func TestWorkflowOnlyOperationsInAStepSaySo(t *testing.T) {
+	is := is.New(t)
+	e := setup(t).engine()
+	wf := register(t, e, "misplaced", func(ctx context.Context, _ int) (string, error) {
+		return durable.Step(ctx, "inner", func(ctx context.Context) (string, error) {
+			_, rerr := durable.Recv[string](ctx, "t", time.Second)
+			serr := durable.Sleep(ctx, time.Second)
+			return fmt.Sprint(errors.Is(rerr, durable.ErrInStep), errors.Is(serr, durable.ErrInStep),
+				errors.Is(rerr, durable.ErrNotInWorkflow)), nil
+		})
+	})
+	launch(t, e)
+	got, err := wf.Run(context.Background(), 0)
+	is.NoErr(err)
+	is.Equal(got, "true true false") // "not allowed inside a step", not "not in a workflow"
+}
+
+func TestGetEventOfAnUnknownWorkflowFailsAtOnce(t *testing.T) {
+	is := is.New(t)
+	e := setup(t).engine()
+	launch(t, e)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := durable.GetEvent[string](ctx, e, "nobody", "k", time.Hour)
+	is.True(errors.Is(err, durable.ErrWorkflowNotFound)) // as Send and ReadStream say, not a wait for the timeout
+}
+
+func TestMaxRecoveryAttemptsZeroIsTheDefaultEverywhere(t *testing.T) {
+	is := is.New(t)
+	v := setup(t)
+	// A workflow left behind after 3 recoveries already.
+	v.orphan("tried", "job", "0")
+	s := v.open()
+	for range 3 {
+		_, err := s.RecoverWorkflow(context.Background(), store.RecoverParams{WorkflowID: "tried", MaxAttempts: -1})
+		is.NoErr(err)
+	}
+	e := v.engine(func(c *durable.Config) { c.MaxRecoveryAttempts = 0 })
+	wf := register(t, e, "job", func(ctx context.Context, n int) (int, error) { return n + 1, nil },
+		durable.WithMaxRecoveryAttempts(0))
+	launch(t, e)
+	h, err := wf.Retrieve(context.Background(), "tried")
+	is.NoErr(err)
+	got, err := h.Result(context.Background())
+	is.NoErr(err) // 0 means the default (100) in the option as in Config, not "never recover"
+	is.Equal(got, 1)
+	is.Equal(v.workflow("tried").RecoveryAttempts, 5)
 }

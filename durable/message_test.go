@@ -2,6 +2,7 @@ package durable_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -306,4 +307,53 @@ func TestStreams(t *testing.T) {
 		_, err = read("nope", 0)
 		is.True(errors.Is(err, durable.ErrWorkflowNotFound))
 	})
+}
+
+// emptyCodec encodes the empty string as no bytes at all, as a custom
+// codec may.
+type emptyCodec struct{}
+
+func (emptyCodec) Marshal(v any) ([]byte, error) {
+	if s, ok := v.(string); ok && s == "" {
+		return []byte{}, nil
+	}
+	return json.Marshal(v)
+}
+
+func (emptyCodec) Unmarshal(data []byte, v any) error {
+	if p, ok := v.(*string); ok && len(data) == 0 {
+		*p = ""
+		return nil
+	}
+	return json.Unmarshal(data, v)
+}
+
+func TestEmptyPayloadsAreValuesNotTimeouts(t *testing.T) {
+	is := is.New(t)
+	v := setup(t)
+	v.configure = append(v.configure, func(c *durable.Config) { c.Codec = emptyCodec{} })
+	var obs seen
+	wf := func(e *durable.Engine) *durable.Workflow[int, string] {
+		return register(t, e, "empty", func(ctx context.Context, _ int) (string, error) {
+			obs.newRun()
+			id := durable.WorkflowID(ctx)
+			if err := durable.Send(ctx, id, "in", ""); err != nil {
+				return "", err
+			}
+			m, err := durable.Recv[string](ctx, "in", time.Minute)
+			obs.add("recv %q %v", m, err)
+			if err := durable.SetEvent(ctx, "k", ""); err != nil {
+				return "", err
+			}
+			ev, err := durable.GetEvent[string](ctx, e, id, "k", time.Minute)
+			obs.add("event %q %v", ev, err)
+			return durable.Step(ctx, "after", func(ctx context.Context) (string, error) { return "", nil })
+		})
+	}
+	got, err := crashAndRecover(t, v, "after", "e", 0, wf)
+	is.NoErr(err)
+	is.Equal(got, "")
+	runs := obs.get()
+	is.Equal(runs[0], []string{`recv "" <nil>`, `event "" <nil>`}) // empty values, not timeouts
+	is.Equal(runs[1], runs[0])                                     // on the replay too
 }

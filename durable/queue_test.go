@@ -325,6 +325,7 @@ func TestQueueOptionErrors(t *testing.T) {
 	wf := register(t, e, "echo", func(_ context.Context, s string) (string, error) { return s, nil })
 	is.True(errors.Is(durable.RegisterQueue(e, queue.Queue{Name: "q", GlobalConcurrency: 1, WorkerConcurrency: 2}), queue.ErrInvalidQueue)) // worker > global
 	registerQueue(t, e, queue.Queue{Name: "q"})
+	registerQueue(t, e, queue.Queue{Name: "parts", PartitionConcurrency: 1})
 	is.True(errors.Is(durable.RegisterQueue(e, queue.Queue{Name: "q"}), durable.ErrDuplicateQueue)) // a name once
 	launch(t, e)
 	is.True(errors.Is(durable.RegisterQueue(e, queue.Queue{Name: "late"}), durable.ErrAlreadyLaunched)) // before Launch only
@@ -349,6 +350,8 @@ func TestQueueOptionErrors(t *testing.T) {
 		_, err := wf.Start(ctx, "x", append(opts, durable.WithQueue("q"))...)
 		is.True(errors.Is(err, durable.ErrInvalidEnqueue)) // options that do not fit
 	}
+	_, err := wf.Start(ctx, "x", durable.WithQueue("parts"), durable.WithPartitionKey("k"), durable.WithDeduplicationID("d"))
+	is.True(errors.Is(err, durable.ErrInvalidEnqueue)) // DBOS refuses a partition key with a deduplication ID
 	wfs, err := e.Store().ListWorkflows(ctx, store.ListParams{})
 	is.NoErr(err)
 	is.Equal(len(wfs), 0) // nothing was recorded

@@ -3,6 +3,8 @@ package durable_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/dboslite/dboslite/durable"
+	"github.com/dboslite/dboslite/store"
 )
 
 var errFlaky = errors.New("flaky")
@@ -102,4 +105,63 @@ func TestNestedStepsRecordOnlyTheOuter(t *testing.T) {
 	steps := v.steps("n1")
 	is.Equal(len(steps), 1)          // only the outer step
 	is.Equal(steps[0].Name, "outer") // is recorded
+}
+
+func TestAStepCutShortByTheCallersContextIsRecorded(t *testing.T) {
+	is := is.New(t)
+	v := setup(t)
+	var calls counter
+	var obs seen
+	wf := func(e *durable.Engine) *durable.Workflow[int, string] {
+		return register(t, e, "hurried", func(ctx context.Context, _ int) (string, error) {
+			obs.newRun()
+			short, cancel := context.WithTimeout(ctx, time.Millisecond)
+			defer cancel()
+			_, err := durable.Step(short, "slow", func(ctx context.Context) (int, error) {
+				calls.inc("slow")
+				<-ctx.Done() // the caller's own deadline, not the workflow's
+				return 0, ctx.Err()
+			})
+			branch := "fast"
+			if errors.Is(err, context.DeadlineExceeded) {
+				branch = "gave-up"
+			}
+			obs.add("%s", branch)
+			return durable.Step(ctx, "after-"+branch, func(ctx context.Context) (string, error) { return branch, nil })
+		})
+	}
+	got, err := crashAndRecover(t, v, "after-gave-up", "h", 0, wf)
+	is.NoErr(err)
+	is.Equal(got, "gave-up")
+	is.Equal(obs.get()[1], obs.get()[0]) // the replay takes the same branch
+	is.Equal(calls.get("slow"), 1)       // the recorded step did not run again
+	steps := v.steps("h")
+	is.Equal(steps[0].Name, "slow")
+	is.True(len(steps[0].Error) > 0) // its error is recorded
+	is.Equal(steps[1].StepID, 2)     // and its number was not lost
+}
+
+func TestWithStepTimeoutRecordsTheExpiry(t *testing.T) {
+	is := is.New(t)
+	v := setup(t)
+	e := v.engine()
+	var attempts atomic.Int64
+	wf := register(t, e, "timed", func(ctx context.Context, _ int) (string, error) {
+		_, err := durable.Step(ctx, "slow", func(ctx context.Context) (int, error) {
+			attempts.Add(1)
+			<-ctx.Done()
+			return 0, ctx.Err()
+		}, durable.WithStepTimeout(5*time.Millisecond), durable.WithRetries(durable.RetryPolicy{MaxAttempts: 2, Interval: time.Millisecond}))
+		var se *durable.StepError
+		return fmt.Sprint(errors.Is(err, durable.ErrStepTimeout), errors.As(err, &se) && len(se.Attempts) == 2), nil
+	})
+	launch(t, e)
+	got, err := wf.Run(context.Background(), 0, durable.WithID("t"))
+	is.NoErr(err)
+	is.Equal(got, "true true")          // each attempt timed out, and was retried
+	is.Equal(attempts.Load(), int64(2)) // twice
+	is.Equal(v.workflow("t").Status, store.StatusSuccess)
+	steps := v.steps("t")
+	is.Equal(len(steps), 1)
+	is.True(strings.Contains(string(steps[0].Error), "durable.StepTimeout")) // recorded as a step timeout
 }
