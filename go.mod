@@ -6,6 +6,7 @@ require (
 	github.com/jmoiron/sqlx v1.4.0
 	github.com/matryer/is v1.4.1
 	github.com/oklog/ulid/v2 v2.1.2
+	github.com/petermattis/goid v0.0.0-20261109124353-7cfa343ad0ab
 	go.uber.org/goleak v1.3.0
 	modernc.org/sqlite v1.62.0
 )

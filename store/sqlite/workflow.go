@@ -98,15 +98,15 @@ func (s *Store) CreateWorkflow(ctx context.Context, p store.WorkflowCreateParams
 	var row workflowRow
 	var created bool
 	err := s.w.doPrepared(ctx, []string{store.KeyWorkflow(p.ID)}, func(tx *wtx) error {
-		if err := live(tx, p.Owner); err != nil {
-			return err
-		}
 		t := millis(now(p.Now))
+		// One statement: the owner must be a live instance (see live).
 		res, err := tx.Exec(`INSERT INTO workflows (id, name, status, input, executor_id, owner, app_version, app_name,
 				parent_id, recovery_attempts, deadline_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?
+			WHERE ? = '' OR EXISTS (SELECT 1 FROM instances WHERE id = ? AND dead = 0)
+			ON CONFLICT (id) DO NOTHING`,
 			p.ID, p.Name, store.StatusPending, p.Input, p.ExecutorID, p.Owner, p.ApplicationVersion, p.ApplicationName,
-			p.ParentID, millis(p.Deadline), t, t)
+			p.ParentID, millis(p.Deadline), t, t, p.Owner, p.Owner)
 		if err != nil {
 			return err
 		}
@@ -121,7 +121,10 @@ func (s *Store) CreateWorkflow(ctx context.Context, p store.WorkflowCreateParams
 				ParentID: p.ParentID, RecoveryAttempts: 1, DeadlineAt: millis(p.Deadline), CreatedAt: t, UpdatedAt: t}
 			return nil
 		}
-		return getWorkflow(tx, p.ID, &row)
+		if err := getWorkflow(tx, p.ID, &row); !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return live(tx, p.Owner) // not inserted, and no such row: the owner is not live
 	})
 	if err != nil {
 		return store.Workflow{}, false, fmt.Errorf("create workflow %s: %w", p.ID, translate(err))
