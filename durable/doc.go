@@ -17,8 +17,42 @@
 // Inside a workflow, [Step] runs a function and records its result. Steps
 // are numbered in the order the workflow calls them. A [RetryPolicy] retries
 // a failing step; its final error is recorded and returned as a
-// [*StepError]. Calling [Workflow.Start] from a workflow makes a child
-// workflow whose ID is "<parent>-<step number>".
+// [*StepError]. [WithStepTimeout] bounds each attempt. Calling
+// [Workflow.Start] from a workflow makes a child workflow whose ID is
+// "<parent>-<step number>".
+//
+// Durable operations (steps, children, Send, Recv, Sleep, events,
+// streams) must be called from the workflow function's own goroutine; from
+// any other they fail with [ErrNotWorkflowGoroutine], because their step
+// numbers would depend on scheduling. To run steps concurrently, start
+// each with [Go], which takes its step number at once, in call order, and
+// [Future.Wait] for the results. To run child workflows concurrently,
+// Start them one after another and wait on their handles.
+//
+// # What a replay returns
+//
+// A replay is the first run: a step, a child, a message or an event gives
+// the workflow the same value and the same error on the first run as on
+// any replay after a crash, a restart, an adoption or a suspended sleep.
+// The engine makes it so by handing the first run what it recorded, read
+// back: values are encoded with the [Codec] and decoded again (so with
+// JSON a time.Time inside an any is a string and numbers in a
+// map[string]any are float64, both times, and unexported fields are not
+// kept), and errors are read back from their record.
+//
+// An error is recorded as its message, its Go type's name and the
+// identities the engine keeps; it reads back as a [*RecordedError] with
+// that message which unwraps to those identities. So errors.Is and
+// errors.As answer the same on every run for: the engine's own errors
+// ([ErrWorkflowCancelled], [ErrDeadlineExceeded], [ErrTimeout],
+// [ErrStepTimeout], [*StepError] with each attempt, [*DeterminismError],
+// [*DeduplicatedError], [*PanicError] with its stack, context.Canceled,
+// context.DeadlineExceeded, …); a program's sentinels registered with
+// [RegisterError]; and a program's error types registered with
+// [RegisterErrorType], rebuilt from their exported fields. Any other
+// error keeps its message only: errors.Is on it is false on the first run
+// as on a replay. Compare errors with errors.Is and errors.As, never with
+// == or a type assertion.
 //
 // # Messages, events and streams
 //
@@ -47,14 +81,37 @@
 // deduplicated by [WithDeduplicationID]. A queued workflow recovered after
 // a crash goes back through its queue.
 //
-// # Recovery
+// # Recovery, executors and adoption
 //
-// At Launch the engine resumes the PENDING workflows recorded under its
-// executor ID and application version: it calls each workflow function
-// again, recorded steps return their recorded results without running, and
-// the first unrecorded step runs for real. A workflow whose name is not
-// registered stays PENDING. A workflow recovered more than its maximum
-// recovery attempts ends as MAX_RECOVERY_ATTEMPTS_EXCEEDED.
+// Every launched engine registers an instance of itself in the system
+// database (executor ID, application version, host, PID) and renews its
+// heartbeat every [Config.HeartbeatInterval]. A PENDING workflow names the
+// instance that runs it, and the database refuses any write for it from
+// another instance, so no two live engines run one workflow at once,
+// whatever their executor IDs.
+//
+// An instance is dead once it shuts down, once its heartbeat is older than
+// [Config.InstanceLease] by the database's clock, or — at once — when an
+// engine on the same host sees that its process is gone. At Launch and
+// every HeartbeatInterval after, a live engine adopts the PENDING
+// workflows of dead instances, each with one atomic claim: a queued one
+// goes back to its queue, freeing its slot; another, of this engine's
+// application version and registered here, is recovered: the engine calls
+// the workflow function again, recorded steps return their recorded
+// results without running, and the first unrecorded step runs for real. A
+// workflow whose name is not registered stays PENDING for an engine that
+// has it, and is logged. A workflow recovered more than its maximum
+// recovery attempts ends as MAX_RECOVERY_ATTEMPTS_EXCEEDED. An engine that
+// finds itself declared dead (it was paused past its lease) stops its
+// runs without recording more and registers again.
+//
+// # Database errors
+//
+// Only a workflow's own code decides that it ends in ERROR. A durable
+// operation that meets a database error returns an error matching
+// [ErrSystemDatabase]; whatever the workflow then returns, the workflow
+// stays PENDING and this engine replays it after a back-off (50ms,
+// doubling to 30s) until the database answers.
 //
 // # Determinism
 //
