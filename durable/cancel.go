@@ -84,12 +84,12 @@ func (e *Engine) cancelLocal(id string, cause error) {
 	}
 }
 
-// watchCancels stops runs of this process that another process cancelled:
-// while workflows run here, every commit by another process (store.KeyAny)
-// makes it look for workflows of this instance cancelled since its last
-// look, and cancel their contexts. Within this process Cancel does that
-// directly. Without a store.Watcher, cancelled runs stop at their next
-// durable operation only.
+// watchCancels stops runs of this process that another process
+// cancelled: while workflows run here, it watches for cancels of
+// workflows this instance owns (store.KeyCancelled), then looks for those
+// cancelled since its last look and cancels their contexts. Within this
+// process Cancel does that directly. Without a store.Watcher, cancelled
+// runs stop at their next durable operation only.
 func (e *Engine) watchCancels() {
 	defer e.loops.Done()
 	w, ok := e.store.(store.Watcher)
@@ -109,18 +109,20 @@ func (e *Engine) watchCancels() {
 			}
 			continue
 		}
-		ch, stop := w.Watch(store.KeyAny)
+		me := e.instanceID()
+		ch, stop := w.Watch(e.life, store.WatchParams{Keys: []string{store.KeyCancelled(me)}})
 		select {
 		case <-ch:
+		case <-e.idle: // nothing runs any more: stop watching
 		case <-e.life.Done():
 			stop()
 			return
 		}
 		stop()
-		// Clocks of processes sharing a file agree only roughly.
+		// Clocks of processes sharing a database agree only roughly.
 		from, next := since.Add(-time.Second), e.now()
 		cancelled, err := e.store.ListWorkflows(e.life, store.ListParams{
-			Statuses: []store.Status{store.StatusCancelled}, Owner: e.instanceID(), UpdatedAfter: from,
+			Statuses: []store.Status{store.StatusCancelled}, Owner: me, UpdatedAfter: from,
 		})
 		if err != nil {
 			if e.life.Err() == nil {

@@ -86,11 +86,14 @@ func (d *dispatcher) release() {
 }
 
 func (d *dispatcher) loop(ctx context.Context, w dispatch.Worker) {
-	var foreign <-chan struct{}
+	var work <-chan struct{}
 	if wt, ok := d.e.store.(store.Watcher); ok {
-		ch, stop := wt.Watch(store.KeyAny)
+		// Background: the dispatcher polls anyway, so it keeps no poll of
+		// other processes running (an idle engine stays idle), and is
+		// woken at once by this process's enqueues and finishes.
+		ch, stop := wt.Watch(ctx, store.WatchParams{Keys: []string{store.KeyQueue(d.q.Name)}, Background: true})
 		defer stop()
-		foreign = ch
+		work = ch
 	}
 	backoff := dispatch.NewBackoff(d.q)
 	timer := time.NewTimer(0)
@@ -110,10 +113,10 @@ func (d *dispatcher) loop(ctx context.Context, w dispatch.Worker) {
 		timer.Reset(backoff.Next())
 		select {
 		case <-d.kick:
-		case <-foreign:
-			// Another process committed: perhaps an enqueue, perhaps a
-			// finished workflow. Coalesce a burst of such commits into
-			// one claim per MinPollInterval.
+		case <-work:
+			// An enqueue or a finished workflow of this queue, perhaps by
+			// another process: coalesce a burst of them into one claim
+			// per MinPollInterval.
 			if !sleep(ctx, queue.MinPollInterval) {
 				return
 			}

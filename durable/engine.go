@@ -43,9 +43,11 @@ type Engine struct {
 	queues   map[string]*dispatcher // by queue name; fixed at Launch
 	loops    sync.WaitGroup         // background loops started by Launch: dispatchers, watchCancels
 	// executing counts workflow functions running now (not suspended);
-	// busy receives when it rises from zero. See watchCancels.
+	// busy receives when it rises from zero, idle when it falls to zero.
+	// See watchCancels.
 	executing int
 	busy      chan struct{}
+	idle      chan struct{}
 	instance  string          // this engine's live instance, from Launch on
 	warned    map[string]bool // workflows already reported as not adoptable
 	// shutdownDone closes when the first Shutdown has finished, with
@@ -82,6 +84,7 @@ func New(cfg Config) (*Engine, error) {
 	e.life, e.cancel = context.WithCancel(context.Background())
 	e.wakeups = wakeups{resume: e.resume, now: cfg.Now}
 	e.busy = make(chan struct{}, 1)
+	e.idle = make(chan struct{}, 1)
 	return e, nil
 }
 

@@ -134,7 +134,7 @@ func Recv[T any](ctx context.Context, topic string, timeout time.Duration) (T, e
 			return false, st.writeErr(err)
 		}
 		return found, nil
-	}, store.KeyMessages(st.id))
+	}, store.KeyMessages(st.id, topic))
 	if errors.Is(err, ErrTimeout) {
 		return zero, st.recordTimeout(ctx, n, recvStep, fmt.Sprintf("Recv(%q)", topic))
 	}

@@ -91,10 +91,7 @@ func (e *Engine) execute(r *run, wf store.Workflow, steps []store.Step) {
 		cancel(ErrWorkflowCancelled)
 	}
 	if e.executing++; e.executing == 1 {
-		select {
-		case e.busy <- struct{}{}:
-		default:
-		}
+		signal(e.busy)
 	}
 	e.mu.Unlock()
 	st := newState(e, r, wf, steps, ctx)
@@ -102,7 +99,9 @@ func (e *Engine) execute(r *run, wf store.Workflow, steps []store.Step) {
 	defer func() {
 		cancel(nil)
 		e.mu.Lock()
-		e.executing--
+		if e.executing--; e.executing == 0 {
+			signal(e.idle)
+		}
 		e.mu.Unlock()
 		if !returned { // runtime.Goexit: a suspension, or user code quit
 			if !st.wakeAt.IsZero() {
@@ -297,6 +296,14 @@ func (e *Engine) resume(r *run) {
 		e.end(r, store.StatusPending, nil, nil) // adopted by another instance
 	default:
 		e.execute(r, wf, steps)
+	}
+}
+
+// signal wakes whoever waits on ch, if nobody was woken already.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
 	}
 }
 

@@ -7,25 +7,26 @@ import (
 	"github.com/dboslite/dboslite/store"
 )
 
-// pollMax bounds the back-off of waiters on a store that cannot wake them.
-const pollMax = 50 * time.Millisecond
+// Waiters on a store that cannot wake them, or whose feed of other
+// processes' commits is lost, poll: from pollMin, doubling to pollMax.
+const (
+	pollMin = time.Millisecond
+	pollMax = 50 * time.Millisecond
+)
 
 // wait calls check until it reports done or fails, and in between waits
-// for a commit touching one of keys (at most two), the deadline (zero for
-// none; then it returns ErrTimeout) or the end of ctx. On a store that is
-// not a store.Watcher it polls with back-off.
+// for a commit touching one of keys, the deadline (zero for none; then it
+// returns ErrTimeout) or the end of ctx. On a store that is not a
+// store.Watcher, or while its feed is lost, it also polls with back-off.
 func (e *Engine) wait(ctx context.Context, deadline time.Time, check func() (bool, error), keys ...string) error {
-	var ch [2]<-chan struct{}
-	poll := time.Duration(0)
-	if w, ok := e.store.(store.Watcher); ok {
-		for i, k := range keys {
-			c, stop := w.Watch(k)
-			defer stop()
-			ch[i] = c
-		}
-	} else {
-		poll = time.Millisecond
+	var wake <-chan struct{}
+	w, watches := e.store.(store.Watcher)
+	if watches {
+		ch, stop := w.Watch(ctx, store.WatchParams{Keys: keys})
+		defer stop()
+		wake = ch
 	}
+	poll := pollMin
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -43,8 +44,10 @@ func (e *Engine) wait(ctx context.Context, deadline time.Time, check func() (boo
 				return ErrTimeout
 			}
 		}
-		if poll > 0 && (d < 0 || poll < d) {
-			d = poll
+		if !watches || w.FeedLost() {
+			if d < 0 || poll < d {
+				d = poll
+			}
 			poll = min(poll*2, pollMax)
 		}
 		var tc <-chan time.Time
@@ -57,8 +60,7 @@ func (e *Engine) wait(ctx context.Context, deadline time.Time, check func() (boo
 			tc = timer.C
 		}
 		select {
-		case <-ch[0]:
-		case <-ch[1]:
+		case <-wake:
 		case <-tc:
 		case <-ctx.Done():
 			return context.Cause(ctx)

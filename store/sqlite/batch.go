@@ -53,8 +53,8 @@ func (w *writer) commit(batch []write) {
 		todo = again
 	}
 	for _, wr := range batch {
-		if wr.err == nil && len(wr.keys) > 0 {
-			w.hub.notify(wr.keys)
+		if keys := wr.wakes(); wr.err == nil && len(keys) > 0 {
+			w.hub.notify(keys)
 		}
 		wr.done <- wr.err
 	}
@@ -82,7 +82,7 @@ func (w *writer) run(todo []*write) (again []*write, err error) {
 		// Alone, a write needs no savepoint: its failure rolls back the
 		// whole transaction.
 		wr := todo[0]
-		if wr.err = wr.fn(t); wr.err == nil && w.guard.rollbacks.Load() != start {
+		if wr.err = wr.call(t); wr.err == nil && w.guard.rollbacks.Load() != start {
 			wr.err = errRolledBack
 		}
 		if wr.err != nil {
@@ -107,6 +107,15 @@ func (w *writer) run(todo []*write) (again []*write, err error) {
 			return append(todo[:i], todo[i+1:]...), nil
 		}
 	}
+	if err := w.logChanges(t, todo); err != nil {
+		// Nothing is committed yet: run the batch again, as after a
+		// failed COMMIT.
+		if aerr := w.abort(tx, start); aerr != nil {
+			settle(todo, fmt.Errorf("sqlite: log changes: %w (%w)", err, aerr))
+			return nil, nil
+		}
+		return todo, fmt.Errorf("sqlite: log changes: %w", err)
+	}
 	return w.end(tx, todo, start)
 }
 
@@ -120,7 +129,7 @@ func (w *writer) savepoint(tx *wtx, wr *write, start uint64) bool {
 		wr.err = fmt.Errorf("sqlite: savepoint: %w", err)
 		return false
 	}
-	wr.err = wr.fn(tx)
+	wr.err = wr.call(tx)
 	if w.guard.rollbacks.Load() != start {
 		if wr.err == nil {
 			wr.err = errRolledBack

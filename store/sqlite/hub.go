@@ -1,19 +1,20 @@
 package sqlite
 
 import (
+	"context"
 	"sync"
 
 	"github.com/dboslite/dboslite/store"
 )
 
-// hub wakes the waiters of this process. The writer notifies the keys of
-// each batch it commits; when it notices another process's commit it wakes
-// everyone, since it cannot tell what changed.
+// hub wakes the waiters of this process by key. The writer notifies the
+// keys of each write it commits, and the keys other processes committed,
+// which it reads from the change log (see changes.go).
 type hub struct {
 	mu    sync.Mutex
 	keys  map[string]map[*chan struct{}]struct{}
-	n     int
-	armed chan struct{} // signalled when the first watcher arrives
+	eager int           // watches that are not Background: they keep the poll of other processes running
+	armed chan struct{} // signalled when the first eager watch arrives
 }
 
 func newHub() *hub {
@@ -21,36 +22,50 @@ func newHub() *hub {
 }
 
 // Watch implements store.Watcher.
-func (h *hub) Watch(key string) (<-chan struct{}, func()) {
+func (h *hub) Watch(ctx context.Context, p store.WatchParams) (<-chan struct{}, func()) {
 	ch := make(chan struct{}, 1)
 	h.mu.Lock()
-	set := h.keys[key]
-	if set == nil {
-		set = map[*chan struct{}]struct{}{}
-		h.keys[key] = set
+	for _, key := range p.Keys {
+		set := h.keys[key]
+		if set == nil {
+			set = map[*chan struct{}]struct{}{}
+			h.keys[key] = set
+		}
+		set[&ch] = struct{}{}
 	}
-	set[&ch] = struct{}{}
-	h.n++
-	if h.n == 1 {
-		select {
-		case h.armed <- struct{}{}:
-		default:
+	if !p.Background {
+		if h.eager++; h.eager == 1 {
+			select {
+			case h.armed <- struct{}{}:
+			default:
+			}
 		}
 	}
 	h.mu.Unlock()
 	var once sync.Once
-	return ch, func() {
+	stop := func() {
 		once.Do(func() {
 			h.mu.Lock()
 			defer h.mu.Unlock()
-			delete(set, &ch)
-			if len(set) == 0 {
-				delete(h.keys, key)
+			for _, key := range p.Keys {
+				set := h.keys[key]
+				delete(set, &ch)
+				if len(set) == 0 {
+					delete(h.keys, key)
+				}
 			}
-			h.n--
+			if !p.Background {
+				h.eager--
+			}
 		})
 	}
+	unhook := context.AfterFunc(ctx, stop)
+	return ch, func() { unhook(); stop() }
 }
+
+// FeedLost implements store.Watcher: SQLite reads other processes'
+// changes from the file itself, a feed it cannot lose.
+func (h *hub) FeedLost() bool { return false }
 
 func wake(ch chan struct{}) {
 	select {
@@ -70,7 +85,8 @@ func (h *hub) notify(keys []string) {
 	}
 }
 
-// notifyAll wakes every watcher, for a commit by another process.
+// notifyAll wakes every watcher: the change log lost entries the poll
+// had not read.
 func (h *hub) notifyAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -81,11 +97,11 @@ func (h *hub) notifyAll() {
 	}
 }
 
-// watching reports whether anyone waits.
+// watching reports whether an eager watch exists.
 func (h *hub) watching() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.n > 0
+	return h.eager > 0
 }
 
 var _ store.Watcher = (*hub)(nil)

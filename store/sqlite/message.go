@@ -16,7 +16,7 @@ func nullable(s string) sql.NullString { return sql.NullString{String: s, Valid:
 
 // Send implements store.Store.
 func (s *Store) Send(ctx context.Context, p store.SendParams) error {
-	err := s.w.do(ctx, []string{store.KeyMessages(p.DestinationID)}, func(tx *sqlx.Tx) error {
+	err := s.w.do(ctx, []string{store.KeyMessages(p.DestinationID, p.Topic)}, func(tx *sqlx.Tx) error {
 		if err := exists(tx, p.DestinationID); err != nil {
 			return err
 		}

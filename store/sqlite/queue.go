@@ -15,7 +15,7 @@ import (
 func (s *Store) Enqueue(ctx context.Context, p store.EnqueueParams) (store.Workflow, bool, error) {
 	var row workflowRow
 	var created bool
-	err := s.w.doPrepared(ctx, []string{store.KeyWorkflow(p.ID)}, func(tx *wtx) error {
+	err := s.w.doPrepared(ctx, []string{store.KeyWorkflow(p.ID), store.KeyQueue(p.Queue)}, func(tx *wtx) error {
 		var err error
 		row, created, err = enqueue(tx, p)
 		return err
@@ -230,7 +230,13 @@ func (s *Store) Requeue(ctx context.Context, p store.RequeueParams) (store.Workf
 			!stop, p.MaxAttempts, t, p.WorkflowID, p.From); err != nil {
 			return err
 		}
-		return getWorkflow(tx, p.WorkflowID, &row)
+		if err := getWorkflow(tx, p.WorkflowID, &row); err != nil {
+			return err
+		}
+		if row.Status == string(store.StatusEnqueued) {
+			tx.notify(store.KeyQueue(row.QueueName))
+		}
+		return nil
 	})
 	if err != nil {
 		return store.Workflow{}, fmt.Errorf("requeue workflow %s: %w", p.WorkflowID, translate(err))

@@ -27,8 +27,13 @@ type txer interface {
 // as such, and notes the others for preparing.
 type wtx struct {
 	*sqlx.Tx
-	w *writer
+	w   *writer
+	cur *write // the write running now
 }
+
+// notify adds keys to wake once the running write commits: keys a write
+// learns as it runs, such as the queue of the workflow it finished.
+func (t *wtx) notify(keys ...string) { t.cur.learned = append(t.cur.learned, keys...) }
 
 // stmt returns query as a statement of this transaction, or nil if it is
 // not prepared yet.

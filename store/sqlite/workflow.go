@@ -235,18 +235,17 @@ func (s *Store) SetOutcome(ctx context.Context, p store.OutcomeParams) (bool, er
 	keys := []string{store.KeyWorkflow(p.WorkflowID)}
 	err := s.w.doPrepared(ctx, keys, func(tx *wtx) error {
 		t := millis(now(p.Now))
-		res, err := tx.Exec(`UPDATE workflows SET status = ?, output = ?, error = ?, completed_at = ?, updated_at = ?
+		var queues []string
+		if err := tx.Select(&queues, `UPDATE workflows SET status = ?, output = ?, error = ?, completed_at = ?, updated_at = ?
 			WHERE id = ? AND status = 'PENDING' AND (? = '' OR owner = ? AND EXISTS
-				(SELECT 1 FROM instances WHERE id = ? AND dead = 0))`,
-			p.Status, p.Output, p.Error, t, t, p.WorkflowID, p.Owner, p.Owner, p.Owner)
-		if err != nil {
+				(SELECT 1 FROM instances WHERE id = ? AND dead = 0)) RETURNING queue_name`,
+			p.Status, p.Output, p.Error, t, t, p.WorkflowID, p.Owner, p.Owner, p.Owner); err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if updated = n == 1; updated {
+		if updated = len(queues) == 1; updated {
+			if queues[0] != "" {
+				tx.notify(store.KeyQueue(queues[0])) // a slot is free
+			}
 			return nil
 		}
 		var status string
@@ -308,14 +307,25 @@ func (s *Store) RecoverWorkflow(ctx context.Context, p store.RecoverParams) (sto
 // CancelWorkflow implements store.Store.
 func (s *Store) CancelWorkflow(ctx context.Context, p store.CancelParams) (store.Workflow, error) {
 	var row workflowRow
-	err := s.w.do(ctx, []string{store.KeyWorkflow(p.WorkflowID)}, func(tx *sqlx.Tx) error {
+	err := s.w.doPrepared(ctx, []string{store.KeyWorkflow(p.WorkflowID)}, func(tx *wtx) error {
 		t := millis(now(p.Now))
 		if _, err := tx.Exec(`UPDATE workflows SET status = ?, error = ?, completed_at = ?, updated_at = ?
 			WHERE id = ? AND status NOT IN (?, ?, ?)`, store.StatusCancelled, p.Reason, t, t, p.WorkflowID,
 			store.StatusSuccess, store.StatusError, store.StatusCancelled); err != nil {
 			return err
 		}
-		return getWorkflow(tx, p.WorkflowID, &row)
+		if err := getWorkflow(tx, p.WorkflowID, &row); err != nil {
+			return err
+		}
+		if row.Status == string(store.StatusCancelled) {
+			if row.QueueName != "" {
+				tx.notify(store.KeyQueue(row.QueueName)) // a slot may be free
+			}
+			if row.Owner != "" {
+				tx.notify(store.KeyCancelled(row.Owner))
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return store.Workflow{}, fmt.Errorf("cancel workflow %s: %w", p.WorkflowID, translate(err))

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/oklog/ulid/v2"
 
 	"github.com/dboslite/dboslite/store"
 )
@@ -16,16 +17,27 @@ const maxBatch = 256
 // A write is one store operation: a function run inside the writer's
 // transaction, and where its result goes once the transaction commits.
 type write struct {
-	fn   func(tx *wtx) error
-	keys []string // what watchers to wake once it commits
-	done chan error
-	err  error // its outcome, reported once sure: see batch.go
+	fn      func(tx *wtx) error
+	keys    []string // what watchers to wake once it commits
+	learned []string // more keys, added by fn as it runs (wtx.notify)
+	done    chan error
+	err     error // its outcome, reported once sure: see batch.go
 }
+
+// call runs a write's function in tx, afresh: see do.
+func (wr *write) call(tx *wtx) error {
+	tx.cur, wr.learned = wr, nil
+	return wr.fn(tx)
+}
+
+// wakes returns the keys a committed write wakes.
+func (wr *write) wakes() []string { return append(wr.keys, wr.learned...) }
 
 // Another process's commits are noticed by polling PRAGMA data_version on
 // the writer's connection, which changes only when another connection
-// commits (our readers never write). The poll runs only while someone
-// waits, backing off from pollMin to pollMax while nothing changes.
+// commits (our readers never write); then the change log says which keys
+// they woke. The poll runs only while an eager watch exists, backing off
+// from pollMin to pollMax while nothing changes.
 const (
 	pollMin = 2 * time.Millisecond
 	pollMax = 40 * time.Millisecond
@@ -53,13 +65,20 @@ type writer struct {
 	// busyHook, if set, is called each time BEGIN finds the database
 	// locked by another connection: tests wait for it.
 	busyHook func()
+
+	// The change log (changes.go), owned by the writer goroutine.
+	origin  string    // this store's name in the log
+	lastSeq int64     // the newest entry read
+	pruned  time.Time // when old entries were last deleted
 }
 
 // startWriter starts the writer of db, whose connections carry the hooks
 // of guard, and arms the guard.
 func startWriter(db *sqlx.DB, h *hub, guard *txGuard) *writer {
 	w := &writer{db: db, hub: h, guard: guard, queue: make(chan write), quit: make(chan struct{}),
-		stopped: make(chan struct{}), stmts: map[string]*sqlx.Stmt{}, unprepared: map[string]struct{}{}}
+		stopped: make(chan struct{}), stmts: map[string]*sqlx.Stmt{}, unprepared: map[string]struct{}{},
+		origin: ulid.Make().String()}
+	w.lastSeq = w.lastChange()
 	guard.armed.Store(true)
 	go w.loop()
 	return w
@@ -116,7 +135,7 @@ func (w *writer) loop() {
 			tick = nil
 			if v := w.dataVersion(); v != version {
 				version, interval = v, pollMin
-				w.hub.notifyAll()
+				w.readChanges()
 			} else {
 				interval = min(interval*2, pollMax)
 			}

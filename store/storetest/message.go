@@ -254,12 +254,20 @@ func testWatch(t *testing.T, newStore func(t *testing.T) store.Store) {
 		t.Skip("this store does not implement store.Watcher; the engine polls it")
 	}
 	is := is.New(t)
-	create(t, s, params("wf", 0))
+	_, err := s.RegisterInstance(t.Context(), store.InstanceParams{ID: "inst", ExecutorID: "e", ApplicationVersion: "v1"})
+	is.NoErr(err)
+	owned := params("wf", 0)
+	owned.Owner = "inst"
+	create(t, s, owned)
+	create(t, s, params("victim", 0))
+	victim := params("victim-owned", 0)
+	victim.Owner = "inst"
+	create(t, s, victim)
 	for _, c := range []struct {
 		key   string
 		write func() error
 	}{
-		{store.KeyMessages("wf"), func() error {
+		{store.KeyMessages("wf", "a"), func() error {
 			return s.Send(t.Context(), store.SendParams{DestinationID: "wf", Topic: "a", Payload: []byte("1")})
 		}},
 		{store.KeyEvent("wf", "k"), func() error {
@@ -272,8 +280,16 @@ func testWatch(t *testing.T, newStore func(t *testing.T) store.Store) {
 			_, err := s.SetOutcome(t.Context(), store.OutcomeParams{WorkflowID: "wf", Status: store.StatusSuccess, Output: []byte("1")})
 			return err
 		}},
+		{store.KeyQueue("q"), func() error {
+			_, _, err := s.Enqueue(t.Context(), store.EnqueueParams{Queue: "q", WorkflowCreateParams: params("queued", 1)})
+			return err
+		}},
+		{store.KeyCancelled("inst"), func() error {
+			_, err := s.CancelWorkflow(t.Context(), store.CancelParams{WorkflowID: "victim-owned"})
+			return err
+		}},
 	} {
-		ch, stop := w.Watch(c.key)
+		ch, stop := w.Watch(t.Context(), store.WatchParams{Keys: []string{c.key}})
 		is.NoErr(c.write())
 		select {
 		case <-ch:
@@ -281,5 +297,17 @@ func testWatch(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Fatalf("no wake-up for %q within 5 s", c.key)
 		}
 		stop()
+	}
+
+	// A watch wakes for its own keys only.
+	ch, stop := w.Watch(t.Context(), store.WatchParams{Keys: []string{store.KeyMessages("wf", "other-topic")}})
+	defer stop()
+	is.NoErr(s.Send(t.Context(), store.SendParams{DestinationID: "wf", Topic: "a", Payload: []byte("2")}))
+	_, err = s.CancelWorkflow(t.Context(), store.CancelParams{WorkflowID: "victim"})
+	is.NoErr(err)
+	select {
+	case <-ch:
+		t.Fatal("woken by a message of another topic, or by an unrelated cancel")
+	default:
 	}
 }
