@@ -150,7 +150,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (d *dispatcher) claim(ctx context.Context, w dispatch.Worker) (int, bool) {
 	w.Owner = d.e.instanceID() // it changes if this engine was declared dead
 	d.mu.Lock()
-	p, ok := dispatch.ClaimParams(d.q, w, d.running, d.e.now())
+	// Now zero: claims, rate windows and delays go by the database's
+	// clock, shared by every machine (see store's doc, Clocks).
+	p, ok := dispatch.ClaimParams(d.q, w, d.running, time.Time{})
 	d.mu.Unlock()
 	if !ok {
 		return 0, false

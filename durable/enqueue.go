@@ -136,8 +136,11 @@ func (e *Engine) enqueue(ctx context.Context, p store.WorkflowCreateParams, o st
 		PartitionKey:         o.q.partition,
 		Timeout:              o.timeout,
 	}
+	// The queue's clock is the database's: its creation time orders it,
+	// and its delay ends by that clock (see store's doc, Clocks).
+	ep.Now = time.Time{}
 	if o.q.delay > 0 {
-		ep.NotBefore = p.Now.Add(o.q.delay)
+		ep.Delay = o.q.delay
 	}
 	if o.timeout > 0 {
 		ep.Deadline = time.Time{} // set at the claim

@@ -13,7 +13,18 @@
 // # Contract
 //
 // Each Store method is one atomic operation. Payloads (inputs, outputs,
-// errors) are bytes the engine has already encoded. Invariants that matter
+// errors) are bytes the engine has already encoded.
+//
+// # Clocks
+//
+// A Now field of a parameters struct is the time the operation happens
+// at; when it is zero the store takes the time from its database's clock.
+// The engine leaves it zero wherever machines compare times with each
+// other — claims and their rate windows, delays, instance leases — so a
+// machine with a skewed clock cannot break a limit: on PostgreSQL that is
+// the server's clock; on SQLite every process sharing the file runs on
+// one machine, whose clock it is. Tests give explicit times to be
+// deterministic. Invariants that matter
 // under concurrency — a step recorded once per (workflow, step number), a
 // workflow ID naming one workflow forever, an outcome written only while the
 // workflow is PENDING — are enforced by the database, and store/storetest

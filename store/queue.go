@@ -13,7 +13,9 @@ type EnqueueParams struct {
 	// workflow per (Queue, DeduplicationID).
 	DeduplicationID string
 	PartitionKey    string    // the partition of a partitioned queue
-	NotBefore       time.Time // not claimed before this time; zero for now
+	// Delay keeps the workflow from being claimed until it has passed,
+	// from Now (the store's clock when Now is zero).
+	Delay time.Duration
 	// Timeout, if positive, sets the workflow's Deadline to Timeout after
 	// it is claimed, unless it already has one.
 	Timeout time.Duration

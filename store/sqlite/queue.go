@@ -53,7 +53,7 @@ func enqueue(tx txer, p store.EnqueueParams) (workflowRow, bool, error) {
 	row = workflowRow{ID: p.ID, Name: p.Name, Status: string(store.StatusEnqueued), Input: p.Input,
 		ExecutorID: p.ExecutorID, AppVersion: p.ApplicationVersion, AppName: p.ApplicationName,
 		ParentID: p.ParentID, QueueName: p.Queue, DeadlineAt: millis(p.Deadline), TimeoutMS: p.Timeout.Milliseconds(),
-		Priority: p.Priority, DedupID: p.DeduplicationID, PartitionKey: p.PartitionKey, NotBefore: millis(p.NotBefore),
+		Priority: p.Priority, DedupID: p.DeduplicationID, PartitionKey: p.PartitionKey, NotBefore: notBefore(p, t),
 		CreatedAt: t, UpdatedAt: t}
 	res, err := tx.Exec(`INSERT INTO workflows (id, name, status, input, executor_id, app_version, app_name,
 			parent_id, queue_name, recovery_attempts, deadline_at, timeout_ms, priority, dedup_id, partition_key,
@@ -69,6 +69,14 @@ func enqueue(tx txer, p store.EnqueueParams) (workflowRow, bool, error) {
 		return row, n == 1, err
 	}
 	return row, false, getWorkflow(tx, p.ID, &row)
+}
+
+// notBefore is when an enqueued workflow may be claimed: 0 for at once.
+func notBefore(p store.EnqueueParams, t int64) int64 {
+	if p.Delay <= 0 {
+		return 0
+	}
+	return t + p.Delay.Milliseconds()
 }
 
 // Claim implements store.Store.

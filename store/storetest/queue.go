@@ -46,7 +46,7 @@ func testQueue(t *testing.T, newStore func(t *testing.T) store.Store) {
 		is := is.New(t)
 		s := newStore(t)
 		p := enqueueParams("wf-1", "q", 0)
-		p.Priority, p.PartitionKey, p.Timeout, p.NotBefore = 3, "k", time.Second, at(5)
+		p.Priority, p.PartitionKey, p.Timeout, p.Delay = 3, "k", time.Second, 5*time.Second
 		wf := enqueue(t, s, p)
 		is.Equal(wf.Status, store.StatusEnqueued) // enqueued, not running
 		is.Equal(wf.RecoveryAttempts, 0)          // not run yet
@@ -136,7 +136,7 @@ func testQueue(t *testing.T, newStore func(t *testing.T) store.Store) {
 		unversioned.ApplicationVersion = ""
 		enqueue(t, s, unversioned)
 		later := enqueueParams("later", "q", 0)
-		later.NotBefore = at(10)
+		later.Delay = 10 * time.Second
 		enqueue(t, s, later)
 
 		is.Equal(claim(t, s, claimParams("q", 10, 1)), []string{"mine", "unversioned"}) // its names and versions, due now
