@@ -12,7 +12,7 @@ type EnqueueParams struct {
 	// DeduplicationID, if set, admits one active (ENQUEUED or PENDING)
 	// workflow per (Queue, DeduplicationID).
 	DeduplicationID string
-	PartitionKey    string    // the partition of a partitioned queue
+	PartitionKey    string // the partition of a partitioned queue
 	// Delay keeps the workflow from being claimed until it has passed,
 	// from Now (the store's clock when Now is zero).
 	Delay time.Duration
