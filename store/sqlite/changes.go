@@ -59,15 +59,16 @@ type change struct {
 // missed one is not.
 func (w *writer) readChanges() {
 	var rows []change
-	if err := w.db.Select(&rows, `SELECT seq, origin, keys FROM changes WHERE seq > ? ORDER BY seq`, w.lastSeq); err != nil {
+	last := w.lastSeq.Load()
+	if err := w.db.Select(&rows, `SELECT seq, origin, keys FROM changes WHERE seq > ? ORDER BY seq`, last); err != nil {
 		w.hub.notifyAll()
 		return
 	}
-	if len(rows) > 0 && rows[0].Seq != w.lastSeq+1 && w.lastSeq > 0 {
+	if len(rows) > 0 && rows[0].Seq != last+1 && last > 0 {
 		w.hub.notifyAll() // a gap: pruned before this process read it
 	}
 	for _, r := range rows {
-		w.lastSeq = r.Seq
+		w.lastSeq.Store(r.Seq)
 		if r.Origin == w.origin {
 			continue // woken at commit already
 		}

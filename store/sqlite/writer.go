@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -67,9 +68,9 @@ type writer struct {
 	busyHook func()
 
 	// The change log (changes.go), owned by the writer goroutine.
-	origin  string    // this store's name in the log
-	lastSeq int64     // the newest entry read
-	pruned  time.Time // when old entries were last deleted
+	origin  string       // this store's name in the log
+	lastSeq atomic.Int64 // the newest entry read (atomic for tests only)
+	pruned  time.Time    // when old entries were last deleted
 }
 
 // startWriter starts the writer of db, whose connections carry the hooks
@@ -78,7 +79,7 @@ func startWriter(db *sqlx.DB, h *hub, guard *txGuard) *writer {
 	w := &writer{db: db, hub: h, guard: guard, queue: make(chan write), quit: make(chan struct{}),
 		stopped: make(chan struct{}), stmts: map[string]*sqlx.Stmt{}, unprepared: map[string]struct{}{},
 		origin: ulid.Make().String()}
-	w.lastSeq = w.lastChange()
+	w.lastSeq.Store(w.lastChange())
 	guard.armed.Store(true)
 	go w.loop()
 	return w
