@@ -42,6 +42,9 @@ var fencedWrites = []struct {
 	// wrote reports whether what the write writes besides its step is
 	// there. It may write itself, after the test looked at the steps.
 	wrote func(t *testing.T, s store.Store) bool
+	// blindOnCancel says wrote cannot look once wf is cancelled: a
+	// message is seen only by consuming it, which records a step.
+	blindOnCancel bool
 }{
 	{
 		name:  "Send",
@@ -67,6 +70,7 @@ var fencedWrites = []struct {
 			_, ok := consume(t, s, "wf", "t", 2)
 			return !ok // the message was consumed
 		},
+		blindOnCancel: true,
 	},
 	{
 		name: "SetEvent",
@@ -241,14 +245,16 @@ func testFencing(t *testing.T, newStore func(t *testing.T) store.Store) {
 
 	for _, w := range fencedWrites {
 		for _, c := range []struct {
-			name, owner string
-			kill        bool // stop inst-a first
-			err         error
+			name, owner  string
+			kill, cancel bool // stop inst-a, cancel wf first
+			err          error
 		}{
-			{"by the owner", "inst-a", false, nil},
-			{"by another live instance", "inst-b", false, store.ErrNotOwner},
-			{"by an unknown instance", "ghost", false, store.ErrNotOwner},
-			{"by a dead owner", "inst-a", true, store.ErrNotOwner},
+			{"by the owner", "inst-a", false, false, nil},
+			{"by another live instance", "inst-b", false, false, store.ErrNotOwner},
+			{"by an unknown instance", "ghost", false, false, store.ErrNotOwner},
+			{"by a dead owner", "inst-a", true, false, store.ErrNotOwner},
+			{"for a cancelled workflow by the owner", "inst-a", false, true, store.ErrCancelled},
+			{"for a cancelled workflow by another instance", "inst-b", false, true, store.ErrCancelled},
 		} {
 			t.Run(w.name+" "+c.name, func(t *testing.T) {
 				is := is.New(t)
@@ -259,6 +265,10 @@ func testFencing(t *testing.T, newStore func(t *testing.T) store.Store) {
 				if c.kill {
 					stop(t, s, "inst-a")
 				}
+				if c.cancel {
+					_, err := s.CancelWorkflow(t.Context(), store.CancelParams{WorkflowID: "wf", Now: at(1)})
+					is.NoErr(err) // cancel
+				}
 				err := w.write(t, s, c.owner)
 				if c.err == nil {
 					is.NoErr(err)                       // the owner writes
@@ -266,9 +276,12 @@ func testFencing(t *testing.T, newStore func(t *testing.T) store.Store) {
 					is.True(w.wrote(t, s))              // with what it writes
 					return
 				}
-				is.True(errors.Is(err, c.err))      // refused
+				is.True(errors.Is(err, c.err))      // refused, ErrCancelled before ErrNotOwner
 				is.Equal(len(steps(t, s, "wf")), 0) // no step recorded
-				is.True(!w.wrote(t, s))             // and nothing else written either
+				if c.cancel && w.blindOnCancel {
+					return
+				}
+				is.True(!w.wrote(t, s)) // and nothing else written either
 			})
 		}
 	}
