@@ -24,7 +24,9 @@ var (
 	ErrNotOwner = errors.New("store: workflow is owned by another instance")
 
 	// ErrInstanceLost is returned by Heartbeat for an instance that was
-	// stopped or declared dead: its workflows may have been adopted.
+	// stopped or declared dead: its workflows may have been adopted. It is
+	// also returned by a call that would give work to an instance that is
+	// dead or unknown (CreateWorkflow, Claim, RecoverWorkflow).
 	ErrInstanceLost = errors.New("store: instance was declared dead")
 
 	// ErrStreamClosed is returned by a write to a closed stream.

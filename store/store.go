@@ -12,7 +12,8 @@ type Store interface {
 	// CreateWorkflow inserts a PENDING workflow with RecoveryAttempts 1,
 	// owned by p.Owner, unless a workflow with the same ID exists. It returns the row as
 	// stored and whether this call created it: a second create with the
-	// same ID returns the first row untouched and false.
+	// same ID returns the first row untouched and false. Returns
+	// ErrInstanceLost if p.Owner is set and is not a live instance.
 	CreateWorkflow(ctx context.Context, p WorkflowCreateParams) (Workflow, bool, error)
 
 	// GetWorkflow returns the workflow with this ID, or ErrNotFound.
@@ -49,7 +50,8 @@ type Store interface {
 	// the update; a workflow that is not PENDING, or is owned by another
 	// than p.From, is returned unchanged, so of several instances adopting
 	// it at once exactly one sees itself as Owner. Returns ErrNotFound if
-	// the workflow does not exist.
+	// the workflow does not exist, and ErrInstanceLost if p.Owner is set
+	// and is not a live instance.
 	RecoverWorkflow(ctx context.Context, p RecoverParams) (Workflow, error)
 
 	// CancelWorkflow sets a workflow CANCELLED, with p.Reason as its Error,
@@ -100,7 +102,8 @@ type Store interface {
 	// p.ExecutorID with StartedAt now, RecoveryAttempts plus one and their
 	// Deadline if they have a Timeout. It returns them in that order. A
 	// workflow is claimed by one caller only, however many processes
-	// claim at once.
+	// claim at once. Returns ErrInstanceLost if p.Owner is set and is not
+	// a live instance.
 	Claim(ctx context.Context, p ClaimParams) ([]Workflow, error)
 
 	// Requeue sets a PENDING workflow that has a queue back to ENQUEUED,

@@ -114,6 +114,9 @@ func (s *Store) StopInstance(ctx context.Context, id string) error {
 // Orphans implements store.Store. Dead instances are few (they are
 // forgotten once they own nothing), so the query looks up each one's
 // PENDING rows in workflows_owner rather than scanning every PENDING row.
+// The dead are forgotten whatever the query finds: some orphans stay
+// orphans for good (a version or a name no live engine runs), and the
+// dead would pile up behind them.
 func (s *Store) Orphans(ctx context.Context, p store.OrphanParams) ([]store.Workflow, error) {
 	var rows []workflowRow
 	q := `SELECT ` + workflowColumns + ` FROM workflows WHERE status = 'PENDING'
@@ -124,10 +127,8 @@ func (s *Store) Orphans(ctx context.Context, p store.OrphanParams) ([]store.Work
 	if err := s.reader.SelectContext(ctx, &rows, q); err != nil {
 		return nil, fmt.Errorf("list orphaned workflows: %w", translate(err))
 	}
-	if len(rows) == 0 {
-		if err := s.forgetDead(ctx); err != nil {
-			return nil, err
-		}
+	if err := s.forgetDead(ctx); err != nil {
+		return nil, err
 	}
 	out := make([]store.Workflow, len(rows))
 	for i, r := range rows {
@@ -137,15 +138,17 @@ func (s *Store) Orphans(ctx context.Context, p store.OrphanParams) ([]store.Work
 }
 
 // forgetDead deletes dead instances that own no PENDING workflow, when
-// there are any.
+// there are any: it looks on a reader first, so that dead instances kept
+// by their orphans cost no write on every call.
 func (s *Store) forgetDead(ctx context.Context) error {
+	const forgettable = `dead = 1 AND NOT EXISTS
+		(SELECT 1 FROM workflows WHERE status = 'PENDING' AND owner = instances.id)`
 	var n int
-	if err := s.reader.GetContext(ctx, &n, `SELECT count(*) FROM instances WHERE dead = 1`); err != nil || n == 0 {
+	if err := s.reader.GetContext(ctx, &n, `SELECT count(*) FROM instances WHERE `+forgettable); err != nil || n == 0 {
 		return translate(err)
 	}
 	err := s.w.do(ctx, nil, func(tx *sqlx.Tx) error {
-		_, err := tx.Exec(`DELETE FROM instances WHERE dead = 1 AND NOT EXISTS
-			(SELECT 1 FROM workflows WHERE status = 'PENDING' AND owner = instances.id)`)
+		_, err := tx.Exec(`DELETE FROM instances WHERE ` + forgettable)
 		return err
 	})
 	if err != nil {

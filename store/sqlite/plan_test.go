@@ -23,6 +23,9 @@ func TestHotListsUseTheirIndexes(t *testing.T) {
 		// As Orphans writes it.
 		`SELECT id FROM workflows WHERE status = 'PENDING'
 			AND owner IN (SELECT '' UNION ALL SELECT id FROM instances WHERE dead = 1) ORDER BY created_at, id`: "workflows_owner",
+		// As Orphans looks for dead instances to forget, on every call.
+		`SELECT count(*) FROM instances WHERE dead = 1 AND NOT EXISTS
+			(SELECT 1 FROM workflows WHERE status = 'PENDING' AND owner = instances.id)`: "workflows_owner",
 		// As ListWorkflows writes it: see its Statuses.
 		`SELECT id FROM workflows WHERE status = 'CANCELLED' AND owner = ? AND updated_at >= ? ORDER BY created_at, id`: "workflows_cancelled",
 	} {
@@ -36,6 +39,6 @@ func TestHotListsUseTheirIndexes(t *testing.T) {
 			plan = append(plan, detail)
 		}
 		rows.Close()
-		is.True(strings.Contains(strings.Join(plan, "; "), "USING INDEX "+index)) // the planner uses the partial index
+		is.True(strings.Contains(strings.Join(plan, "; "), "INDEX "+index)) // the planner uses the partial index, covering or not
 	}
 }

@@ -14,14 +14,22 @@ import (
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return setup(t)
-	})
+	}, storetest.WithShared(func(t *testing.T, s store.Store) store.Store {
+		return open(t, s.(*sqlite.Store).Path()) // as another process would
+	}))
 }
 
 // setup opens a store on a new file in t.TempDir and closes it when the
 // test ends.
 func setup(t *testing.T) *sqlite.Store {
+	return open(t, filepath.Join(t.TempDir(), "dboslite.db"))
+}
+
+// open opens a store on the file at path and closes it when the test
+// ends.
+func open(t *testing.T, path string) *sqlite.Store {
 	is := is.New(t)
-	s, err := sqlite.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "dboslite.db"))
+	s, err := sqlite.Open(t.Context(), "sqlite:"+path)
 	is.NoErr(err) // open
 	t.Cleanup(func() { s.Close() })
 	return s

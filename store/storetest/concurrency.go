@@ -161,3 +161,145 @@ func testConcurrency(t *testing.T, newStore func(t *testing.T) store.Store) {
 		is.Equal(attempts, want) // each recovery sees its own count: none is lost
 	})
 }
+
+func testConcurrentAdoption(t *testing.T, newStore func(t *testing.T) store.Store, shared func(t *testing.T, s store.Store) store.Store) {
+	// stores returns n stores on one new database, or skips the test if
+	// Run was not told how to open more than one.
+	stores := func(t *testing.T, n int) []store.Store {
+		if shared == nil {
+			t.Skip("Run has no WithShared: the backend cannot open several stores on one database")
+		}
+		out := []store.Store{newStore(t)}
+		for range n - 1 {
+			out = append(out, shared(t, out[0]))
+		}
+		return out
+	}
+
+	t.Run("one of many adopters takes a dead instance's workflow", func(t *testing.T) {
+		adoptRace(t, []store.Store{newStore(t)}, "gone")
+	})
+	t.Run("one of many adopters takes an unowned workflow", func(t *testing.T) {
+		adoptRace(t, []store.Store{newStore(t)}, "")
+	})
+	t.Run("one of many adopters on several stores takes a dead instance's workflow", func(t *testing.T) {
+		adoptRace(t, stores(t, 4), "gone")
+	})
+	t.Run("one of many adopters on several stores takes an unowned workflow", func(t *testing.T) {
+		adoptRace(t, stores(t, 4), "")
+	})
+	t.Run("the former owner is fenced from the adoption on", func(t *testing.T) {
+		s := newStore(t)
+		fenceRace(t, s, s)
+	})
+	t.Run("the former owner on another store is fenced from the adoption on", func(t *testing.T) {
+		ss := stores(t, 2)
+		fenceRace(t, ss[0], ss[1])
+	})
+}
+
+// adoptRace makes 16 live instances, registered through stores in turn,
+// adopt a workflow owned by instance from (stopped first; "" for none)
+// at once, and checks that exactly one of them takes it.
+func adoptRace(t *testing.T, stores []store.Store, from string) {
+	const n = 16
+	is := is.New(t)
+	s := stores[0]
+	if from == "" {
+		create(t, s, params("wf", 0))
+	} else {
+		register(t, s, from)
+		createOwned(t, s, "wf", from, 0)
+		stop(t, s, from)
+	}
+	owner := func(i int) string { return fmt.Sprintf("inst-%02d", i) }
+	for i := range n {
+		register(t, stores[i%len(stores)], owner(i))
+	}
+
+	rows := make([]store.Workflow, n)
+	errs := make([]error, n)
+	race(n, func(i int) {
+		rows[i], errs[i] = stores[i%len(stores)].RecoverWorkflow(t.Context(), store.RecoverParams{
+			WorkflowID: "wf", From: from, Owner: owner(i), ExecutorID: "exec-" + owner(i), MaxAttempts: -1, Now: at(i + 1),
+		})
+	})
+
+	winner := -1
+	for i := range n {
+		is.NoErr(errs[i]) // every adopter's call succeeds
+		if rows[i].Owner == owner(i) {
+			is.Equal(winner, -1) // one adopter sees itself as Owner
+			winner = i
+		}
+	}
+	is.True(winner >= 0) // one adopter sees itself as Owner
+	got, err := s.GetWorkflow(t.Context(), "wf")
+	is.NoErr(err)                                   // get
+	is.Equal(got.Owner, owner(winner))              // the stored owner is the one that saw itself as Owner
+	is.Equal(got.ExecutorID, "exec-"+owner(winner)) // with its executor
+	is.Equal(got.RecoveryAttempts, 2)               // one adoption counted, not one per adopter
+	is.Equal(got.Status, store.StatusPending)       // still running
+	for i := range n {
+		is.Equal(norm(rows[i]), norm(got)) // every adopter is returned the row as it ended: the winner's
+	}
+}
+
+// fenceRace has instance inst-a record steps of its workflow through sa
+// while inst-b adopts it through sb, and checks that inst-a's steps are
+// recorded up to the adoption and refused from then on.
+func fenceRace(t *testing.T, sa, sb store.Store) {
+	is := is.New(t)
+	ctx := t.Context()
+	register(t, sa, "inst-a")
+	register(t, sb, "inst-b")
+	createOwned(t, sa, "wf", "inst-a", 0)
+
+	started := make(chan struct{}) // inst-a has recorded a few steps
+	adopted := make(chan struct{}) // the adoption returned
+	var adoptErr, refusal error
+	recorded := 0
+	race(2, func(i int) {
+		if i == 1 {
+			defer close(adopted)
+			<-started
+			_, adoptErr = sb.RecoverWorkflow(ctx, store.RecoverParams{
+				WorkflowID: "wf", From: "inst-a", Owner: "inst-b", ExecutorID: "exec-b", MaxAttempts: -1, Now: at(1),
+			})
+			return
+		}
+		defer func() {
+			if recorded < 4 {
+				close(started) // never leave the adopter waiting
+			}
+		}()
+		for n := 1; ; n++ {
+			var after bool // the adoption returned before this write began
+			select {
+			case <-adopted:
+				after = true
+			default:
+			}
+			if err := sa.RecordStep(ctx, store.StepParams{Owner: "inst-a", Step: step("wf", n, "s", `1`)}); err != nil {
+				refusal = err
+				return
+			}
+			recorded = n
+			if after {
+				return // accepted after the adoption: the check below fails
+			}
+			if n == 4 {
+				close(started)
+			}
+		}
+	})
+
+	is.NoErr(adoptErr)                             // the adoption succeeds
+	is.True(errors.Is(refusal, store.ErrNotOwner)) // the former owner's writes are refused from the adoption on
+	got := steps(t, sa, "wf")
+	is.Equal(len(got), recorded) // exactly the steps accepted before the adoption are recorded
+	for i, st := range got {
+		is.Equal(st.StepID, i+1) // with no gap
+	}
+	is.NoErr(sb.RecordStep(ctx, store.StepParams{Owner: "inst-b", Step: step("wf", recorded+1, "s", `1`)})) // the new owner goes on
+}

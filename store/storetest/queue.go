@@ -234,6 +234,69 @@ func testQueue(t *testing.T, newStore func(t *testing.T) store.Store) {
 		is.True(errors.Is(err, store.ErrNotFound)) // a missing workflow
 	})
 
+	t.Run("requeue only from its owner, which it clears", func(t *testing.T) {
+		is := is.New(t)
+		s := newStore(t)
+		ctx := t.Context()
+		register(t, s, "inst-a")
+		register(t, s, "inst-b")
+		enqueue(t, s, enqueueParams("wf-1", "q", 0))
+		claimAs := func(owner string, n int) store.Workflow {
+			p := claimParams("q", 1, n)
+			p.Owner = owner
+			wfs, err := s.Claim(ctx, p)
+			is.NoErr(err)         // claim
+			is.Equal(len(wfs), 1) // the requeued workflow is claimed
+			return wfs[0]
+		}
+		claimed := claimAs("inst-a", 1)
+		is.Equal(claimed.Owner, "inst-a") // owned by its claimer
+
+		for _, from := range []string{"inst-b", ""} {
+			wf, err := s.Requeue(ctx, store.RequeueParams{WorkflowID: "wf-1", From: from, MaxAttempts: 1, Now: at(2)})
+			is.NoErr(err)                            // a lost compare is no error
+			is.Equal(norm(wf), norm(claimed))        // the row is returned unchanged
+			is.Equal(wf.Status, store.StatusPending) // still running
+			is.Equal(wf.Owner, "inst-a")             // for its owner
+		}
+		wf, err := s.Requeue(ctx, store.RequeueParams{WorkflowID: "wf-1", From: "inst-a", MaxAttempts: 1, Now: at(3)})
+		is.NoErr(err)                             // requeue
+		is.Equal(wf.Status, store.StatusEnqueued) // back in its queue
+		is.Equal(wf.Owner, "")                    // owned by nobody
+		got, err := s.GetWorkflow(ctx, "wf-1")
+		is.NoErr(err)                 // get
+		is.Equal(norm(got), norm(wf)) // requeue returns the row as stored
+
+		claimed = claimAs("inst-b", 4)
+		is.Equal(claimed.Owner, "inst-b")     // the next claimer owns it
+		is.Equal(claimed.RecoveryAttempts, 2) // a second run
+		wf, err = s.Requeue(ctx, store.RequeueParams{WorkflowID: "wf-1", From: "inst-a", MaxAttempts: 1, Now: at(5)})
+		is.NoErr(err)                     // requeue
+		is.Equal(norm(wf), norm(claimed)) // its former owner's requeue changes nothing
+		wf, err = s.Requeue(ctx, store.RequeueParams{WorkflowID: "wf-1", From: "inst-b", MaxAttempts: 1, Now: at(6)})
+		is.NoErr(err)                                                // requeue
+		is.Equal(wf.Status, store.StatusMaxRecoveryAttemptsExceeded) // 2 attempts > MaxAttempts
+		is.Equal(wf.CompletedAt.UTC(), at(6).UTC())                  // completed when stopped
+	})
+
+	t.Run("requeue with negative MaxAttempts is unlimited", func(t *testing.T) {
+		is := is.New(t)
+		s := newStore(t)
+		register(t, s, "inst-a")
+		enqueue(t, s, enqueueParams("wf-1", "q", 0))
+		var wf store.Workflow
+		for i := range 5 {
+			p := claimParams("q", 1, 2*i+1)
+			p.Owner = "inst-a"
+			is.Equal(claim(t, s, p), []string{"wf-1"}) // claimed again
+			var err error
+			wf, err = s.Requeue(t.Context(), store.RequeueParams{WorkflowID: "wf-1", From: "inst-a", MaxAttempts: -1, Now: at(2*i + 2)})
+			is.NoErr(err)                             // requeue
+			is.Equal(wf.Status, store.StatusEnqueued) // never stopped
+		}
+		is.Equal(wf.RecoveryAttempts, 5) // every run counted
+	})
+
 	t.Run("concurrent claimers take each row once", func(t *testing.T) {
 		const rows, claimers = 200, 8
 		is := is.New(t)

@@ -17,7 +17,11 @@ import (
 // contract. Every case calls newStore for a fresh, empty store; newStore
 // should close it with t.Cleanup. Closing a store twice must be safe, as
 // one case closes its store itself.
-func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Option) {
+	var c config
+	for _, o := range opts {
+		o.apply(&c)
+	}
 	t.Run("CreateWorkflow", func(t *testing.T) { testCreateWorkflow(t, newStore) })
 	t.Run("GetWorkflow", func(t *testing.T) { testGetWorkflow(t, newStore) })
 	t.Run("RecordStep", func(t *testing.T) { testRecordStep(t, newStore) })
@@ -27,12 +31,34 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, newStore) })
 	t.Run("Messages", func(t *testing.T) { testMessages(t, newStore) })
 	t.Run("CancelWorkflow", func(t *testing.T) { testCancelWorkflow(t, newStore) })
+	t.Run("CancelReason", func(t *testing.T) { testCancelReason(t, newStore) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, newStore) })
 	t.Run("Streams", func(t *testing.T) { testStreams(t, newStore) })
 	t.Run("DeadlinesAndParents", func(t *testing.T) { testDeadlinesAndParents(t, newStore) })
 	t.Run("Watch", func(t *testing.T) { testWatch(t, newStore) })
 	t.Run("Queue", func(t *testing.T) { testQueue(t, newStore) })
+	t.Run("Instances", func(t *testing.T) { testInstances(t, newStore) })
+	t.Run("Orphans", func(t *testing.T) { testOrphans(t, newStore) })
+	t.Run("Fencing", func(t *testing.T) { testFencing(t, newStore) })
+	t.Run("NoWorkForTheDead", func(t *testing.T) { testNoWorkForTheDead(t, newStore) })
+	t.Run("ConcurrentAdoption", func(t *testing.T) { testConcurrentAdoption(t, newStore, c.shared) })
 	t.Run("Close", func(t *testing.T) { testClose(t, newStore) })
+}
+
+// Option changes what Run checks.
+type Option struct{ apply func(*config) }
+
+type config struct {
+	shared func(t *testing.T, s store.Store) store.Store
+}
+
+// WithShared lets Run open more stores on one database, as several
+// processes do: shared returns a new store on the database of s, a store
+// newStore made, and closes it with t.Cleanup. Run then also races calls
+// made through several stores at once; without it, those cases are
+// skipped.
+func WithShared(shared func(t *testing.T, s store.Store) store.Store) Option {
+	return Option{apply: func(c *config) { c.shared = shared }}
 }
 
 // t0 is the suite's fixed clock. Its times are whole milliseconds, so a

@@ -209,3 +209,46 @@ func testSetOutcome(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 	})
 }
+
+func testCancelReason(t *testing.T, newStore func(t *testing.T) store.Store) {
+	t.Run("a reason is kept as the Error", func(t *testing.T) {
+		is := is.New(t)
+		s := newStore(t)
+		create(t, s, params("wf-1", 0))
+		enqueue(t, s, enqueueParams("wf-2", "q", 1))
+		for _, id := range []string{"wf-1", "wf-2"} {
+			wf, err := s.CancelWorkflow(t.Context(), store.CancelParams{WorkflowID: id, Reason: []byte(`"deadline"`), Now: at(2)})
+			is.NoErr(err)                              // cancel
+			is.Equal(wf.Status, store.StatusCancelled) // cancelled
+			is.Equal(string(wf.Error), `"deadline"`)   // with its reason
+			got, err := s.GetWorkflow(t.Context(), id)
+			is.NoErr(err)                 // get
+			is.Equal(norm(got), norm(wf)) // cancel returns the row as stored
+		}
+	})
+
+	t.Run("without a reason the Error stays empty", func(t *testing.T) {
+		is := is.New(t)
+		s := newStore(t)
+		create(t, s, params("wf-1", 0))
+		wf, err := s.CancelWorkflow(t.Context(), store.CancelParams{WorkflowID: "wf-1", Now: at(1)})
+		is.NoErr(err)                              // cancel
+		is.Equal(wf.Status, store.StatusCancelled) // cancelled
+		is.Equal(len(wf.Error), 0)                 // with no error
+		got, err := s.GetWorkflow(t.Context(), "wf-1")
+		is.NoErr(err)               // get
+		is.Equal(len(got.Error), 0) // as stored
+	})
+
+	t.Run("a finished workflow keeps its outcome", func(t *testing.T) {
+		is := is.New(t)
+		s := newStore(t)
+		create(t, s, params("wf-1", 0))
+		finish(t, s, "wf-1", 1)
+		done, err := s.GetWorkflow(t.Context(), "wf-1")
+		is.NoErr(err) // get
+		wf, err := s.CancelWorkflow(t.Context(), store.CancelParams{WorkflowID: "wf-1", Reason: []byte(`"deadline"`), Now: at(2)})
+		is.NoErr(err)                  // cancel
+		is.Equal(norm(wf), norm(done)) // neither status nor error changes
+	})
+}
