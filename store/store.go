@@ -56,7 +56,8 @@ type Store interface {
 
 	// CancelWorkflow sets a workflow CANCELLED, with p.Reason as its Error,
 	// unless it ended with SUCCESS or ERROR, and returns the row after the
-	// call. Returns ErrNotFound if the workflow does not exist.
+	// call. A workflow already CANCELLED keeps its first reason. Returns
+	// ErrNotFound if the workflow does not exist.
 	CancelWorkflow(ctx context.Context, p CancelParams) (Workflow, error)
 
 	// Send stores a message for p.DestinationID. Returns ErrNotFound if the
