@@ -59,8 +59,8 @@ func TestSameExecutorThirdProcessLeavesARunningWorkflowAlone(t *testing.T) {
 
 			exit.stop(t, a)
 			c := o.start("-executor", "local", "-gate", o.gate)
-			c.waitLine(t, "ready", ownerWait) // Launch adopted what it found orphaned
-			o.waitPasses(o.instance(c), 3)    // and three heartbeat passes went by since
+			c.waitLine(t, "ready", ownerWait)    // Launch adopted what it found orphaned
+			waitPasses(t, o.s, o.instance(c), 3) // and three heartbeat passes went by since
 
 			is.True(!o.live(aIn.ID)) // A's instance is dead: the passes saw A gone
 			wf := o.workflow("W")
@@ -79,11 +79,11 @@ func TestSameExecutorThirdProcessLeavesARunningWorkflowAlone(t *testing.T) {
 	}
 }
 
-// TestKilledProcesssWorkflowIsAdoptedByALiveProcessOfTheSameExecutor:
+// TestWorkflowOfAKilledProcessIsAdoptedByALiveOneOfTheSameExecutor:
 // A runs W and is killed inside its step while B, of the same executor
 // ID, waits for W's result. B adopts W within a few heartbeats, with no
 // restart, and its wait returns.
-func TestKilledProcesssWorkflowIsAdoptedByALiveProcessOfTheSameExecutor(t *testing.T) {
+func TestWorkflowOfAKilledProcessIsAdoptedByALiveOneOfTheSameExecutor(t *testing.T) {
 	is := is.New(t)
 	o := newOwners(t, buildOwnerApp(t))
 	a := o.start("-executor", "local", "-gate", o.gate, "-start", "W")
@@ -128,7 +128,7 @@ func TestQueueSlotsOfAKilledProcessAreFreed(t *testing.T) {
 
 	killHelper(t, a)
 	start := time.Now()
-	o.waitFor("the queue to drain", func() bool {
+	waitFor(t, "the queue to drain", func() bool {
 		left, err := o.s.ListWorkflows(t.Context(), store.ListParams{
 			Statuses: []store.Status{store.StatusEnqueued, store.StatusPending}, Limit: 1})
 		is.NoErr(err)
@@ -250,13 +250,13 @@ func (o *owners) live(id string) bool {
 
 // waitPasses waits until instance in renewed its heartbeat n+1 times: a
 // heartbeat is followed by a pass of adoption, so n passes went by.
-func (o *owners) waitPasses(in store.Instance, n int) {
-	o.t.Helper()
+func waitPasses(t *testing.T, s store.Store, in store.Instance, n int) {
+	t.Helper()
 	last, beats := in.HeartbeatAt, 0
-	o.waitFor(fmt.Sprintf("%d heartbeats of instance %s", n+1, in.ID), func() bool {
-		ins, err := o.s.Instances(o.t.Context())
+	waitFor(t, fmt.Sprintf("%d heartbeats of instance %s", n+1, in.ID), func() bool {
+		ins, err := s.Instances(t.Context())
 		if err != nil {
-			o.t.Fatalf("instances: %v", err)
+			t.Fatalf("instances: %v", err)
 		}
 		for _, now := range ins {
 			if now.ID == in.ID && now.HeartbeatAt.After(last) {
@@ -268,15 +268,15 @@ func (o *owners) waitPasses(in store.Instance, n int) {
 	})
 }
 
-// waitFor waits until cond holds. What it waits for happens in another
-// process and only shows in the database, so it looks every 5ms, for at
-// most ownerWait.
-func (o *owners) waitFor(what string, cond func() bool) {
-	o.t.Helper()
+// waitFor waits until cond holds. What it waits for shows only in the
+// database (it happens in another process, or in an engine's background
+// loop), so it looks every 5ms, for at most ownerWait.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(ownerWait)
 	for !cond() {
 		if time.Now().After(deadline) {
-			o.t.Fatalf("waited %v for %s", ownerWait, what)
+			t.Fatalf("waited %v for %s", ownerWait, what)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
