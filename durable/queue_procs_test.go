@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,8 +54,8 @@ func TestQueueManyProcesses(t *testing.T) {
 	for i, p := range procs {
 		p.wait(t)
 		is.Equal(p.cmd.ProcessState.ExitCode(), 0) // each helper exits 0
-		if p.stderr.Len() > 0 {
-			t.Logf("helper %d stderr:\n%s", i, p.stderr.String())
+		if s := p.stderr.String(); s != "" {
+			t.Logf("helper %d stderr:\n%s", i, s)
 		}
 	}
 	t.Logf("%d processes drained %d workflows in %v", procsCount, procsWorkflows, time.Since(start).Round(time.Millisecond))
@@ -143,11 +144,12 @@ func verifyProcsLog(t *testing.T, logPath string) {
 	is.Equal(firstProblems(problems), nil) // every workflow's work ran exactly once
 }
 
-// helperProc is one run of a helper program.
+// helperProc is one run of a helper program. Its output may be read while
+// it runs.
 type helperProc struct {
 	cmd    *exec.Cmd
-	stdout bytes.Buffer
-	stderr bytes.Buffer
+	stdout outputLines
+	stderr syncBuffer
 	exited chan struct{}
 }
 
@@ -190,4 +192,91 @@ func (p *helperProc) wait(t *testing.T) {
 		<-p.exited
 		t.Fatalf("the helper did not exit within %v; stderr:\n%s", procsRunLimit, p.stderr.String())
 	}
+}
+
+// outputLines keeps what a helper prints, line by line, and tells those
+// waiting for a line when one comes.
+type outputLines struct {
+	mu      sync.Mutex
+	partial []byte
+	lines   []string
+	grew    chan struct{} // closed at the next line, if anyone waits
+}
+
+func (o *outputLines) Write(b []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.partial = append(o.partial, b...)
+	for {
+		i := bytes.IndexByte(o.partial, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		o.lines = append(o.lines, string(o.partial[:i]))
+		o.partial = o.partial[i+1:]
+		if o.grew != nil {
+			close(o.grew)
+			o.grew = nil
+		}
+	}
+}
+
+// matching returns the lines so far that match, and a channel closed at
+// the next line.
+func (o *outputLines) matching(match func(string) bool) ([]string, <-chan struct{}) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.grew == nil {
+		o.grew = make(chan struct{})
+	}
+	var got []string
+	for _, l := range o.lines {
+		if match(l) {
+			got = append(got, l)
+		}
+	}
+	return got, o.grew
+}
+
+func (o *outputLines) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var b strings.Builder
+	for _, l := range o.lines {
+		b.WriteString(l + "\n")
+	}
+	b.Write(o.partial)
+	return b.String()
+}
+
+// waitLines waits until the helper printed n lines that match, and returns
+// them. It fails the test if the helper exits first, or if within passes.
+func (p *helperProc) waitLines(t *testing.T, n int, within time.Duration, match func(string) bool) []string {
+	t.Helper()
+	timeout := time.NewTimer(within)
+	defer timeout.Stop()
+	for {
+		got, grew := p.stdout.matching(match)
+		if len(got) >= n {
+			return got[:n]
+		}
+		select {
+		case <-grew:
+		case <-p.exited:
+			if got, _ = p.stdout.matching(match); len(got) >= n { // its output is complete once it exited
+				return got[:n]
+			}
+			t.Fatalf("the helper exited (code %d) after %d of %d lines it should print; stdout:\n%s\nstderr:\n%s",
+				p.cmd.ProcessState.ExitCode(), len(got), n, p.stdout.String(), p.stderr.String())
+		case <-timeout.C:
+			t.Fatalf("the helper printed %d of %d lines it should within %v; stdout:\n%s\nstderr:\n%s",
+				len(got), n, within, p.stdout.String(), p.stderr.String())
+		}
+	}
+}
+
+// waitLine waits until the helper printed line.
+func (p *helperProc) waitLine(t *testing.T, line string, within time.Duration) {
+	t.Helper()
+	p.waitLines(t, 1, within, func(l string) bool { return l == line })
 }
