@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -333,22 +332,14 @@ func stepOutputs(steps []store.Step) string {
 	return strings.Join(parts, "; ")
 }
 
-// knownBugsEnv runs the tests of engine bugs not fixed yet.
-const knownBugsEnv = "DBOSLITE_KNOWN_BUGS"
-
 // TestAnEngineDeclaredDeadRunsItsWorkflowAgainAfterASlowStop: as above,
 // but W's step does not return at once when stopped. While W's old run
 // still unwinds, the engine must not run W a second time; once the old
-// run is gone, W runs again, to its end.
-//
-// From a queue, it does not (set DBOSLITE_KNOWN_BUGS=1 to see it fail).
-// W goes back to its queue while its old run is still active here —
-// adoptOne requeues without the activeRun check that guards the direct
-// path, or another engine requeues it — and this engine's dispatcher
-// claims it again for its new instance; dispatcher.start then drops the
-// claim because launch finds the old run still in Engine.active. When
-// that run ends, W stays PENDING, owned by a live instance that runs it
-// nowhere, holding its queue slot, until this engine stops.
+// run is gone, W runs again, to its end. From a queue, W goes back to
+// its queue while its old run is still active here, and this engine's
+// dispatcher claims it again for its new instance: launch must start the
+// new run once the old one has ended, not drop the claim (which left W
+// PENDING, run nowhere, holding its queue slot).
 func TestAnEngineDeclaredDeadRunsItsWorkflowAgainAfterASlowStop(t *testing.T) {
 	for _, c := range []struct {
 		name   string
@@ -362,9 +353,6 @@ func TestAnEngineDeclaredDeadRunsItsWorkflowAgainAfterASlowStop(t *testing.T) {
 		{"from a queue, put back by another engine", true, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if c.queued && os.Getenv(knownBugsEnv) == "" {
-				t.Skip("known engine bug: W stays PENDING, claimed and run nowhere; set " + knownBugsEnv + "=1 to run")
-			}
 			is := is.New(t)
 			v := setup(t)
 			var runs counter

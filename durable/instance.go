@@ -164,9 +164,6 @@ func (e *Engine) adoptOne(ctx context.Context, wf store.Workflow) error {
 			"workflow", wf.ID, "name", wf.Name)
 		return nil
 	}
-	if e.activeRun(wf.ID) != nil {
-		return nil // still unwinding here after this engine lost it; next time
-	}
 	me := e.instanceID()
 	wf, err := e.store.RecoverWorkflow(ctx, store.RecoverParams{
 		WorkflowID: wf.ID, From: wf.Owner, Owner: me, ExecutorID: e.cfg.ExecutorID, MaxAttempts: maxAttempts, Now: e.now(),

@@ -38,13 +38,17 @@ type run struct {
 }
 
 // launch runs a PENDING workflow in a new goroutine unless it is already
-// running in this process. steps are the steps recorded by earlier runs.
-// It reports the run, and whether this call started it.
+// running in this process for the same owner. steps are the steps
+// recorded by earlier runs. It reports the run, and whether this call
+// started it. A run of an older instance of this engine (one that was
+// declared dead) may still be unwinding: the new run waits for it to end,
+// so the workflow never runs twice here at once.
 func (e *Engine) launch(reg *registration, wf store.Workflow, steps []store.Step) (*run, bool, error) {
 	e.mu.Lock()
-	if r, ok := e.active[wf.ID]; ok {
+	old := e.active[wf.ID]
+	if old != nil && old.owner == wf.Owner {
 		e.mu.Unlock()
-		return r, false, nil
+		return old, false, nil
 	}
 	if e.state != stateLaunched {
 		e.mu.Unlock()
@@ -63,7 +67,12 @@ func (e *Engine) launch(reg *registration, wf store.Workflow, steps []store.Step
 		r.deadline = time.AfterFunc(wf.Deadline.Sub(e.now()), func() { e.expire(wf.ID) })
 	}
 	e.mu.Unlock()
-	go e.execute(r, wf, steps)
+	go func() {
+		if old != nil {
+			<-old.done // it records nothing more: another owner has the workflow
+		}
+		e.execute(r, wf, steps)
+	}()
 	return r, true, nil
 }
 
@@ -190,7 +199,9 @@ func (e *Engine) end(r *run, status store.Status, output, errData []byte) {
 		return
 	}
 	r.ended = true
-	delete(e.active, r.id)
+	if e.active[r.id] == r { // a newer run may have taken its place: see launch
+		delete(e.active, r.id)
+	}
 	if r.deadline != nil {
 		r.deadline.Stop()
 	}
