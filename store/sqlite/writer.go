@@ -79,9 +79,13 @@ func startWriter(db *sqlx.DB, h *hub, guard *txGuard) *writer {
 	w := &writer{db: db, hub: h, guard: guard, queue: make(chan write), quit: make(chan struct{}),
 		stopped: make(chan struct{}), stmts: map[string]*sqlx.Stmt{}, unprepared: map[string]struct{}{},
 		origin: ulid.Make().String()}
+	// The version first, then the log's end, both before Open returns: a
+	// commit after the version moves it, and its entries are after the
+	// position read, so none is missed.
+	version := w.dataVersion()
 	w.lastSeq.Store(w.lastChange())
 	guard.armed.Store(true)
-	go w.loop()
+	go w.loop(version)
 	return w
 }
 
@@ -113,15 +117,15 @@ func (w *writer) doPrepared(ctx context.Context, keys []string, fn func(tx *wtx)
 	return <-wr.done
 }
 
-func (w *writer) loop() {
+func (w *writer) loop(version int) {
 	defer close(w.stopped)
 	batch := make([]write, 0, maxBatch)
 	var poll *time.Timer
 	var tick <-chan time.Time
 	interval := pollMin
-	// A stale version after an idle spell costs one spurious wake-up; a
-	// version read only when the first waiter arrives could miss a commit.
-	version := w.dataVersion()
+	// A stale version after an idle spell costs one spurious read of the
+	// log; a version read only when the first waiter arrives could miss a
+	// commit.
 	for {
 		if tick == nil && w.hub.watching() {
 			poll = time.NewTimer(interval)
