@@ -34,9 +34,11 @@ type listener struct {
 	cfg     *pgx.ConnConfig
 	channel string
 	hub     *hub
-	idle    time.Duration // idleCheck; tests shorten it
+	idle    atomic.Int64 // idleCheck, as a time.Duration; tests shorten it
+	pause   atomic.Int64 // reconnectMin, as a time.Duration; tests lengthen it
 	lost    atomic.Bool
 	pid     atomic.Uint32 // the listening backend's process ID, for tests
+	conns   atomic.Int64  // connections made, for tests
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
@@ -44,7 +46,9 @@ type listener struct {
 // listen connects and LISTENs on channel, and then serves notifications
 // until stop is called. It fails if the first connection does.
 func listen(ctx context.Context, cfg *pgx.ConnConfig, channel string, h *hub) (*listener, error) {
-	l := &listener{cfg: cfg, channel: channel, hub: h, idle: idleCheck, done: make(chan struct{})}
+	l := &listener{cfg: cfg, channel: channel, hub: h, done: make(chan struct{})}
+	l.idle.Store(int64(idleCheck))
+	l.pause.Store(int64(reconnectMin))
 	conn, err := l.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -66,6 +70,7 @@ func (l *listener) connect(ctx context.Context) (*pgx.Conn, error) {
 		return nil, err
 	}
 	l.pid.Store(conn.PgConn().PID())
+	l.conns.Add(1)
 	return conn, nil
 }
 
@@ -98,7 +103,7 @@ func (l *listener) run(ctx context.Context, conn *pgx.Conn) {
 // conn fails or ctx ends.
 func (l *listener) serve(ctx context.Context, conn *pgx.Conn) {
 	for {
-		wctx, cancel := context.WithTimeout(ctx, l.idle)
+		wctx, cancel := context.WithTimeout(ctx, time.Duration(l.idle.Load()))
 		n, err := conn.WaitForNotification(wctx)
 		cancel()
 		switch {
@@ -130,7 +135,7 @@ func (l *listener) alive(ctx context.Context, conn *pgx.Conn) bool {
 // reconnect connects again, backing off, until it succeeds or ctx ends;
 // it returns nil then.
 func (l *listener) reconnect(ctx context.Context) *pgx.Conn {
-	delay := reconnectMin
+	delay := time.Duration(l.pause.Load())
 	for {
 		pause := delay/2 + rand.N(delay/2+1)
 		select {
