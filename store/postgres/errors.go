@@ -22,17 +22,13 @@ import (
 var ErrOutcomeUnknown = errors.New("postgres: the connection failed during the commit: the write may or may not have committed")
 
 // translate turns driver errors into store errors: no rows is
-// store.ErrNotFound, a connection that is done is store.ErrClosed. It is
-// the one place that maps errors to the store's; classify is the one
-// that says which are transient.
+// store.ErrNotFound. It is the one place that maps errors to the store's;
+// classify is the one that says which are transient. A closed Store is
+// known by its own flag (see retry): database/sql does not export the
+// error it returns then.
 func translate(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, sql.ErrNoRows):
+	if errors.Is(err, sql.ErrNoRows) {
 		return store.ErrNotFound
-	case errors.Is(err, sql.ErrConnDone):
-		return store.ErrClosed
 	}
 	return err
 }

@@ -2,10 +2,12 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 	"time"
 
 	"github.com/matryer/is"
+	"go.uber.org/goleak"
 
 	"github.com/dboslite/dboslite/store"
 	"github.com/dboslite/dboslite/store/postgres"
@@ -203,12 +205,35 @@ func TestListenQuiet(t *testing.T) {
 	is.Equal(b.ListenerConns(), int64(1))                                                          // on the first connection
 }
 
+// TestCloseLeavesNoGoroutine closes a store whose listener reconnected
+// and which has watches still open.
+func TestCloseLeavesNoGoroutine(t *testing.T) {
+	is := is.New(t)
+	u := schemaURL(t)
+	admin := rawDB(t, testURL(t))
+	is.NoErr(admin.Ping()) // the test's own connection, made before the count
+	before := goleak.IgnoreCurrent()
+	s, err := postgres.Open(t.Context(), u)
+	is.NoErr(err) // open
+	_, stop := s.Watch(context.Background(), store.WatchParams{Keys: []string{store.KeyQueue("q")}})
+	defer stop()
+	killWith(t, admin, s.ListenerPID())
+	is.True(eventually(func() bool { return s.ListenerConns() == 2 })) // reconnected
+	is.NoErr(s.Close())
+	goleak.VerifyNone(t, before)
+}
+
 // kill terminates a backend and waits for it to exit.
 func kill(t *testing.T, pid uint32) {
 	t.Helper()
+	killWith(t, rawDB(t, testURL(t)), pid)
+}
+
+func killWith(t *testing.T, db *sql.DB, pid uint32) {
+	t.Helper()
 	is := is.New(t)
 	var ok bool
-	err := rawDB(t, testURL(t)).QueryRowContext(context.Background(), `SELECT pg_terminate_backend($1, 5000)`, int(pid)).Scan(&ok)
+	err := db.QueryRowContext(context.Background(), `SELECT pg_terminate_backend($1, 5000)`, int(pid)).Scan(&ok)
 	is.NoErr(err) // terminate
 	is.True(ok)   // the backend exited
 }

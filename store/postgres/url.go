@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -48,8 +49,10 @@ var schemaRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,53}$`)
 //	               lower-case identifier of at most 54 bytes
 //	max_conns=n    the pool's bound (default 16)
 //
-// Without connect_timeout, each connection attempt is bounded by
-// DefaultConnectTimeout. search_path is set by the schema and may not be
+// Without a positive connect_timeout, each connection attempt is bounded
+// by DefaultConnectTimeout. Taking the two parameters from what pgx
+// parsed, rather than from the text before it, reads them exactly as pgx
+// reads the others, in both forms (percent-encoding, quoting). search_path is set by the schema and may not be
 // given. Every refusal matches store.ErrUnsupportedURL and shows the URL
 // without its password.
 func ParseURL(u string) (Config, error) {
@@ -66,7 +69,7 @@ func ParseURL(u string) (Config, error) {
 	params := conn.RuntimeParams
 	if v, ok := params["schema"]; ok {
 		delete(params, "schema")
-		if !schemaRE.MatchString(v) || len(v) >= 3 && v[:3] == "pg_" {
+		if !schemaRE.MatchString(v) || strings.HasPrefix(v, "pg_") {
 			return c, store.UnsupportedURL(u, fmt.Sprintf("schema %q is not a lower-case identifier of at most 54 bytes (letters, digits, _; not pg_…)", v))
 		}
 		c.Schema = v
