@@ -60,6 +60,7 @@ func TestParseURLRefuses(t *testing.T) {
 		{"postgres://u:hunter2@localhost/app?max_conns=x", `max_conns "x"`},
 		{"postgres://u:hunter2@localhost/app?search_path=x", "schema=name"},
 		{"postgres://u:hun/ter2@localhost/app", "does not parse"},
+		{"postgres://u:hun@ter2@localhost/app", "must be percent-encoded"},
 		{"postgres://u:hunter2@localhost:port/app", "does not parse"},
 		{"host=localhost password='hunter2", "does not parse"},
 	}
@@ -71,6 +72,44 @@ func TestParseURLRefuses(t *testing.T) {
 			is.True(strings.Contains(err.Error(), tt.want))  // says why
 			is.True(!strings.Contains(err.Error(), "hun"))   // never the password
 			is.True(!strings.Contains(err.Error(), "ter2"))  // none of it
+		})
+	}
+}
+
+// TestErrorsHidePasswords opens URLs with a password in every place a
+// Postgres connection string can carry one, at a server that refuses
+// them or is not there; no error may show it.
+func TestErrorsHidePasswords(t *testing.T) {
+	urls := []string{
+		"postgres://u:hunter2@localhost/app",
+		"postgresql://u:hunter2@localhost:5432/app?sslmode=disable",
+		"postgres://u:hun%40ter2@localhost/app",
+		"postgres://u:hun/ter2@localhost/app",
+		"postgres://u:hun@ter2@localhost/app",
+		"postgres://u:hun ter2@localhost/app",
+		"postgres://localhost/app?user=u&password=hunter2",
+		"postgres://localhost/app?sslmode=disable&PASSWORD=hunter2#x",
+		"postgres://u:hunter2@localhost/app?schema=BAD",
+		"host=localhost user=u password=hunter2 dbname=app",
+		"host=localhost user=u password = hunter2 dbname=app",
+		"host=localhost user=u password='hunter 2' dbname=app",
+		`host=localhost user=u password='it\'s hunter2' dbname=app`,
+		`host=localhost user=u password=hun\ ter2 dbname=app`,
+		"host=localhost user=u password='hunter2",
+		"host=localhost user=u password=hunter2 max_conns=-1",
+	}
+	for _, u := range urls {
+		t.Run(u, func(t *testing.T) {
+			is := is.New(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			s, err := postgres.Open(ctx, u)
+			if err == nil {
+				s.Close()
+			}
+			is.True(err != nil)                               // refused
+			is.True(!strings.Contains(err.Error(), "hunter")) // the password is hidden
+			is.True(!strings.Contains(err.Error(), "ter2"))   // all of it
 		})
 	}
 }

@@ -64,6 +64,11 @@ func ParseURL(u string) (Config, error) {
 	if err != nil {
 		return c, store.UnsupportedURL(u, parseError(err))
 	}
+	if hostHasAt(conn) {
+		// pgx took the user information to end at the first '@', and
+		// the rest of the password for a host, which errors would show.
+		return c, store.UnsupportedURL(u, "a password with reserved characters such as @ must be percent-encoded")
+	}
 	// pgx passes the parameters it does not know to the server as run-time
 	// settings; the server would refuse these two.
 	params := conn.RuntimeParams
@@ -104,4 +109,18 @@ func parseError(err error) string {
 		return "it does not parse as a URL (a password with reserved characters must be percent-encoded)"
 	}
 	return "it does not parse as a postgres URL or a key=value connection string"
+}
+
+// hostHasAt reports whether a host pgx parsed holds an '@', which no host
+// name does: it is the rest of a password that was not percent-encoded.
+func hostHasAt(conn *pgx.ConnConfig) bool {
+	if strings.Contains(conn.Host, "@") {
+		return true
+	}
+	for _, fb := range conn.Fallbacks {
+		if strings.Contains(fb.Host, "@") {
+			return true
+		}
+	}
+	return false
 }
