@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"testing"
 	"time"
 
@@ -42,51 +43,47 @@ func eventually(cond func() bool) bool {
 	return cond()
 }
 
-// TestListenAcrossStores checks that every write that wakes a key wakes
-// the watchers of another store: the keys a statement builds in SQL
-// (queue, owner, claimed IDs) as well as those given to it.
-func TestListenAcrossStores(t *testing.T) {
+// crossCase is a write through one store and the keys it must wake in
+// another.
+type crossCase struct {
+	name  string
+	keys  []string
+	write func() error
+}
+
+// crossCases returns a write of each kind through a, in an order that
+// makes each possible: the workflows it needs exist, owned by "inst".
+func crossCases(t *testing.T, a *postgres.Store) []crossCase {
+	t.Helper()
 	is := is.New(t)
-	a, b := pair(t)
 	ctx := t.Context()
 	_, err := a.RegisterInstance(ctx, store.InstanceParams{ID: "inst", ExecutorID: "e"})
 	is.NoErr(err) // register
-	create := func(id, owner string) {
-		_, _, err := a.CreateWorkflow(ctx, store.WorkflowCreateParams{ID: id, Name: "f", Owner: owner})
+	for _, id := range []string{"wf", "run"} {
+		_, _, err := a.CreateWorkflow(ctx, store.WorkflowCreateParams{ID: id, Name: "f", Owner: "inst"})
 		is.NoErr(err) // create
 	}
-	create("wf", "inst")
-	create("run", "inst")
-	enq := func(id string) store.EnqueueParams {
-		return store.EnqueueParams{Queue: "q", WorkflowCreateParams: store.WorkflowCreateParams{ID: id, Name: "f"}}
+	enq := func(id string) error {
+		_, _, err := a.Enqueue(ctx, store.EnqueueParams{Queue: "q", WorkflowCreateParams: store.WorkflowCreateParams{ID: id, Name: "f"}})
+		return err
 	}
-	claim := store.ClaimParams{Queue: "q", Names: []string{"f"}, ExecutorID: "e", Owner: "inst", Max: 1}
-	cases := []struct {
-		name  string
-		keys  []string
-		write func() error
-	}{
+	claim := func() error {
+		_, err := a.Claim(ctx, store.ClaimParams{Queue: "q", Names: []string{"f"}, ExecutorID: "e", Owner: "inst", Max: 1})
+		return err
+	}
+	return []crossCase{
 		{"create", []string{store.KeyWorkflow("new")}, func() error {
 			_, _, err := a.CreateWorkflow(ctx, store.WorkflowCreateParams{ID: "new", Name: "f"})
 			return err
 		}},
-		{"enqueue", []string{store.KeyWorkflow("q1"), store.KeyQueue("q")}, func() error {
-			_, _, err := a.Enqueue(ctx, enq("q1"))
-			return err
-		}},
-		{"claim", []string{store.KeyWorkflow("q1")}, func() error {
-			_, err := a.Claim(ctx, claim)
-			return err
-		}},
+		{"enqueue", []string{store.KeyWorkflow("q1"), store.KeyQueue("q")}, func() error { return enq("q1") }},
+		{"claim", []string{store.KeyWorkflow("q1")}, claim},
 		{"outcome of a queued workflow", []string{store.KeyWorkflow("q1"), store.KeyQueue("q")}, func() error {
 			_, err := a.SetOutcome(ctx, store.OutcomeParams{WorkflowID: "q1", Status: store.StatusSuccess, Owner: "inst"})
 			return err
 		}},
 		{"requeue", []string{store.KeyWorkflow("q2"), store.KeyQueue("q")}, func() error {
-			if _, _, err := a.Enqueue(ctx, enq("q2")); err != nil {
-				return err
-			}
-			if _, err := a.Claim(ctx, claim); err != nil {
+			if err := errors.Join(enq("q2"), claim()); err != nil {
 				return err
 			}
 			_, err := a.Requeue(ctx, store.RequeueParams{WorkflowID: "q2", From: "inst", MaxAttempts: -1})
@@ -114,11 +111,18 @@ func TestListenAcrossStores(t *testing.T) {
 			return a.WriteStream(ctx, store.StreamWrite{WorkflowID: "wf", Key: "s", Value: []byte("1")})
 		}},
 	}
-	for _, c := range cases {
+}
+
+// TestListenAcrossStores checks that every write that wakes a key wakes
+// the watchers of another store: the keys a statement builds in SQL
+// (queue, owner, claimed IDs) as well as those given to it.
+func TestListenAcrossStores(t *testing.T) {
+	a, b := pair(t)
+	for _, c := range crossCases(t, a) {
 		is := is.New(t)
 		chans := make([]<-chan struct{}, len(c.keys))
 		for i, k := range c.keys {
-			ch, stop := b.Watch(ctx, store.WatchParams{Keys: []string{k}})
+			ch, stop := b.Watch(t.Context(), store.WatchParams{Keys: []string{k}})
 			defer stop()
 			chans[i] = ch
 		}
