@@ -16,9 +16,9 @@ import (
 
 // ErrOutcomeUnknown is returned by a write that must not be applied twice
 // (Claim, ConsumeMessage, Send without an idempotency key, WriteStream,
-// RegisterInstance, ExpireInstances) when the connection failed while its
-// COMMIT was under way: the write may or may not have committed, so it is
-// not tried again. The error wraps the cause.
+// RegisterInstance, ExpireInstances) when the connection failed, or its
+// context ended, while its COMMIT was under way: the write may or may not
+// have committed, so it is not tried again. The error wraps the cause.
 var ErrOutcomeUnknown = errors.New("postgres: the connection failed during the commit: the write may or may not have committed")
 
 // translate turns driver errors into store errors: no rows is

@@ -22,15 +22,16 @@ const (
 	// with an idempotency key, SetEvent, …): it may be tried again even
 	// when its commit's fate is unknown.
 	idempotent
-	// once is a write that a second application would repeat (Claim,
-	// ConsumeMessage, Send without a key, WriteStream): it is tried again
-	// only when it surely did not commit.
+	// once is a write that a second application would repeat or refuse
+	// (Claim, ConsumeMessage, Send without a key, WriteStream,
+	// RegisterInstance, ExpireInstances, a RecoverWorkflow from an owner
+	// to itself): it is tried again only when it surely did not commit.
 	once
 )
 
 // A transient error is tried again, after a pause that starts at
 // backoffMin and doubles up to backoffMax, with jitter, until maxTries
-// tries have been made: about 1.5 s in all, enough to ride out a dropped
+// tries have been made: at most about 1.5 s of pauses, enough to ride out a dropped
 // connection or a server's fast restart, short enough that a caller
 // learns of an outage soon.
 const (
