@@ -250,49 +250,6 @@ func TestSchemaTooNew(t *testing.T) {
 	is.Equal(appliedVersions(t, schema), []int{1, 2, 3, 4, 5, 8}) // no migration recorded
 }
 
-// TestRetryAfterLostConnections kills the backends of a store's pool: the
-// reads and writes that follow are tried again on new connections.
-func TestRetryAfterLostConnections(t *testing.T) {
-	is := is.New(t)
-	app := "dboslite_retry_" + fmt.Sprint(time.Now().UnixNano())
-	s := open(t, withParam(schemaURL(t), "application_name", app))
-	ctx := t.Context()
-	_, _, err := s.CreateWorkflow(ctx, store.WorkflowCreateParams{ID: "wf", Name: "f"})
-	is.NoErr(err) // create
-	enqueueN(t, s, "q", 3, nil)
-
-	for _, c := range []struct {
-		name string
-		call func() error
-	}{
-		{"read", func() error { _, err := s.GetWorkflow(ctx, "wf"); return err }},
-		{"idempotent write", func() error {
-			return s.RecordStep(ctx, store.StepParams{Step: store.Step{WorkflowID: "wf", StepID: 1, Name: "s"}})
-		}},
-		{"claim", func() error {
-			_, err := s.Claim(ctx, store.ClaimParams{Queue: "q", Names: []string{"f"}, Max: 1})
-			return err
-		}},
-	} {
-		killPool(t, app, s.ListenerPID())
-		if err := c.call(); err != nil {
-			t.Fatalf("%s after the pool's connections were killed: %v", c.name, err)
-		}
-	}
-}
-
-// killPool terminates the backends whose application_name is app, but
-// the listener's.
-func killPool(t *testing.T, app string, listener uint32) {
-	t.Helper()
-	var n int
-	err := rawDB(t, testURL(t)).QueryRow(`SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity
-		WHERE application_name = $1 AND pid <> $2`, app, int(listener)).Scan(&n)
-	if err != nil || n == 0 {
-		t.Fatalf("kill the pool's connections: %d killed, %v", n, err)
-	}
-}
-
 // appliedVersions returns the migrations recorded in a schema.
 func appliedVersions(t *testing.T, schema string) []int {
 	t.Helper()
