@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -250,4 +251,23 @@ func drain(chans ...<-chan struct{}) {
 		default:
 		}
 	}
+}
+
+// TestListenLongKey writes for a workflow whose ID is too long for a
+// notification's payload: the write succeeds, and other stores wake
+// every watcher instead.
+func TestListenLongKey(t *testing.T) {
+	is := is.New(t)
+	a, b := pair(t)
+	ctx := t.Context()
+	long := strings.Repeat("x", 8000)
+	ch, stop := b.Watch(ctx, store.WatchParams{Keys: []string{store.KeyMessages(long, "a")}})
+	defer stop()
+	bystander, stop2 := b.Watch(ctx, store.WatchParams{Keys: []string{store.KeyQueue("unrelated")}})
+	defer stop2()
+	_, _, err := a.CreateWorkflow(ctx, store.WorkflowCreateParams{ID: long, Name: "f"})
+	is.NoErr(err)                                                                                  // a long ID is no error
+	is.NoErr(a.Send(ctx, store.SendParams{DestinationID: long, Topic: "a", Payload: []byte("1")})) // nor a write for it
+	is.True(woken(ch, 5*time.Second))                                                              // its watcher wakes
+	is.True(woken(bystander, 5*time.Second))                                                       // as does every other
 }
