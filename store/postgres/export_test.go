@@ -1,0 +1,18 @@
+package postgres
+
+import "time"
+
+// ListenerPID returns the process ID of the backend serving the store's
+// listening connection.
+func (s *Store) ListenerPID() uint32 { return s.listener.pid.Load() }
+
+// ListenerConns returns how many listening connections the store made.
+func (s *Store) ListenerConns() int64 { return s.listener.conns.Load() }
+
+// SetListenerIdle sets how long the listening connection may stay quiet
+// before it is pinged; it takes effect from the next wait.
+func (s *Store) SetListenerIdle(d time.Duration) { s.listener.idle.Store(int64(d)) }
+
+// SetListenerPause sets the first pause before the listening connection
+// is made again.
+func (s *Store) SetListenerPause(d time.Duration) { s.listener.pause.Store(int64(d)) }

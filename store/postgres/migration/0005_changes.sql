@@ -1,0 +1,6 @@
+-- On SQLite, migration 0005 adds a change log that carries keyed
+-- wake-ups between processes sharing a file. PostgreSQL has LISTEN and
+-- NOTIFY for that: each write notifies its keys in its own transaction
+-- (see store/postgres/notify.go), so this migration creates nothing. It
+-- keeps the number, so that a version means the same schema step on both
+-- backends.

@@ -1,0 +1,137 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/stdlib" // pgx's database/sql driver
+	"github.com/jmoiron/sqlx"
+
+	"github.com/dboslite/dboslite/store"
+)
+
+func init() {
+	store.Register("postgres", func(ctx context.Context, u string) (store.Store, error) {
+		s, err := Open(ctx, u)
+		if err != nil {
+			return nil, err // not a nil *Store in a non-nil store.Store
+		}
+		return s, nil
+	})
+}
+
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Watcher = (*Store)(nil)
+)
+
+// Store is the PostgreSQL system database: a pool of connections through
+// database/sql, and one more connection that listens for the schema's
+// notifications.
+type Store struct {
+	db        *sqlx.DB
+	hub       *hub
+	listener  *listener
+	schema    string
+	channel   string
+	closed    atomic.Bool // set by Close
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open connects to the database a URL names (see ParseURL), creates the
+// schema if it is missing and applies the migrations it lacks.
+func Open(ctx context.Context, u string) (*Store, error) {
+	c, err := ParseURL(u)
+	if err != nil {
+		return nil, err
+	}
+	s, err := OpenConfig(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open system database %q: %w", store.RedactURL(u), err)
+	}
+	return s, nil
+}
+
+// OpenConfig opens the database c describes. Its errors do not name the
+// database; Open's do.
+func OpenConfig(ctx context.Context, c Config) (*Store, error) {
+	if c.Conn == nil {
+		return nil, errors.New("no connection configuration")
+	}
+	db := sqlx.NewDb(stdlib.OpenDB(*c.Conn.Copy()), "pgx")
+	db.SetMaxOpenConns(c.MaxConns)
+	db.SetMaxIdleConns(c.MaxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	if err := migrate(ctx, db, c.Schema); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &Store{db: db, hub: newHub(), schema: c.Schema, channel: channel(c.Schema)}
+	l, err := listen(ctx, c.Conn.Copy(), s.channel, s.hub)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	s.listener = l
+	return s, nil
+}
+
+// Schema returns the schema that holds the store's tables.
+func (s *Store) Schema() string { return s.schema }
+
+// Watch implements store.Watcher.
+func (s *Store) Watch(ctx context.Context, p store.WatchParams) (<-chan struct{}, func()) {
+	return s.hub.watch(ctx, p)
+}
+
+// FeedLost implements store.Watcher: it reports whether the listening
+// connection is down and being made again.
+func (s *Store) FeedLost() bool { return s.listener.feedLost() }
+
+// Close stops the listener and closes every connection. It is safe to
+// call twice.
+func (s *Store) Close() error {
+	s.closed.Store(true)
+	s.closeOnce.Do(func() {
+		s.listener.stop()
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
+}
+
+// dbNow is the database server's clock in Unix milliseconds: the time the
+// current statement began, one value however often a statement names it.
+const dbNow = `floor(extract(epoch FROM statement_timestamp()) * 1000)::bigint`
+
+// nowArg is the argument for a time that, when zero, is the database's:
+// NULL, which the statement turns into dbNow with coalesce.
+func nowArg(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+// millis is a time as stored: Unix milliseconds, 0 for none.
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}

@@ -1,0 +1,371 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dboslite/dboslite/store"
+)
+
+// workflowRow is a workflows row as scanned; toStore converts it.
+type workflowRow struct {
+	ID               string `db:"id"`
+	Name             string `db:"name"`
+	Status           string `db:"status"`
+	Input            []byte `db:"input"`
+	Output           []byte `db:"output"`
+	Error            []byte `db:"error"`
+	ExecutorID       string `db:"executor_id"`
+	Owner            string `db:"owner"`
+	AppVersion       string `db:"app_version"`
+	AppName          string `db:"app_name"`
+	ParentID         string `db:"parent_id"`
+	QueueName        string `db:"queue_name"`
+	RecoveryAttempts int    `db:"recovery_attempts"`
+	DeadlineAt       int64  `db:"deadline_at"`
+	TimeoutMS        int64  `db:"timeout_ms"`
+	Priority         int    `db:"priority"`
+	DedupID          string `db:"dedup_id"`
+	PartitionKey     string `db:"partition_key"`
+	NotBefore        int64  `db:"not_before"`
+	StartedAt        int64  `db:"started_at"`
+	CreatedAt        int64  `db:"created_at"`
+	UpdatedAt        int64  `db:"updated_at"`
+	CompletedAt      int64  `db:"completed_at"`
+}
+
+// wokenRow is a row written by a statement that also notified its keys
+// (see wakeSQL), with the number of keys notified.
+type wokenRow struct {
+	workflowRow
+	Woken int64 `db:"woken"`
+}
+
+const workflowColumns = `id, name, status, input, output, error, executor_id, owner, app_version, app_name,
+	parent_id, queue_name, recovery_attempts, deadline_at, timeout_ms, priority, dedup_id, partition_key,
+	not_before, started_at, created_at, updated_at, completed_at`
+
+func (r workflowRow) toStore() store.Workflow {
+	return store.Workflow{
+		ID:                 r.ID,
+		Name:               r.Name,
+		Status:             store.Status(r.Status),
+		Input:              r.Input,
+		Output:             r.Output,
+		Error:              r.Error,
+		ExecutorID:         r.ExecutorID,
+		Owner:              r.Owner,
+		ApplicationVersion: r.AppVersion,
+		ApplicationName:    r.AppName,
+		ParentID:           r.ParentID,
+		QueueName:          r.QueueName,
+		RecoveryAttempts:   r.RecoveryAttempts,
+		Deadline:           fromMillis(r.DeadlineAt),
+		Timeout:            time.Duration(r.TimeoutMS) * time.Millisecond,
+		Priority:           r.Priority,
+		DeduplicationID:    r.DedupID,
+		PartitionKey:       r.PartitionKey,
+		NotBefore:          fromMillis(r.NotBefore),
+		StartedAt:          fromMillis(r.StartedAt),
+		CreatedAt:          fromMillis(r.CreatedAt),
+		UpdatedAt:          fromMillis(r.UpdatedAt),
+		CompletedAt:        fromMillis(r.CompletedAt),
+	}
+}
+
+// Conditions on an instance named by an argument, written in with
+// fmt.Sprintf, %[1]s being the argument.
+//
+// liveSQL is true when it is empty or a live instance; a write that gives
+// a workflow to an owner (CreateWorkflow, Claim, RecoverWorkflow) checks
+// it. It locks the instance's row FOR KEY SHARE, as a foreign key check
+// does: that waits for no heartbeat and no expiry, but forgetDead's FOR
+// UPDATE waits for it, so a dead instance is never forgotten while a
+// workflow is being given to it, which no adoption would then find.
+//
+// ownedSQL is true when it is empty or a live instance that owns the row:
+// a write made for a running workflow (RecordStep, SetOutcome) checks it.
+const (
+	liveSQL  = `(%[1]s = '' OR EXISTS (SELECT 1 FROM instances WHERE id = %[1]s AND NOT dead FOR KEY SHARE))`
+	ownedSQL = `(%[1]s = '' OR owner = %[1]s AND EXISTS (SELECT 1 FROM instances WHERE id = %[1]s AND NOT dead))`
+)
+
+// CreateWorkflow implements store.Store. The insert, its condition that
+// the owner is a live instance, and the notification are one statement:
+// one round trip. Only a create that finds the ID taken reads the row.
+func (s *Store) CreateWorkflow(ctx context.Context, p store.WorkflowCreateParams) (store.Workflow, bool, error) {
+	var row workflowRow
+	var created bool
+	err := s.retry(ctx, idempotent, func() error {
+		var rows []wokenRow
+		err := s.db.SelectContext(ctx, &rows, `WITH t AS (SELECT coalesce($10::bigint, `+dbNow+`) AS t),
+			ins AS (
+				INSERT INTO workflows (id, name, status, input, executor_id, owner, app_version, app_name,
+					parent_id, recovery_attempts, deadline_at, created_at, updated_at)
+				SELECT $1::text, $2::text, 'PENDING', $3::bytea, $4::text, $5::text, $6::text, $7::text, $8::text, 1, $9::bigint, t.t, t.t FROM t
+				WHERE `+fmt.Sprintf(liveSQL, "$5::text")+`
+				ON CONFLICT (id) DO NOTHING
+				RETURNING `+workflowColumns+`)
+			SELECT `+workflowColumns+`, `+s.wakeSQL(`ARRAY[$11::text]`)+` AS woken FROM ins`,
+			p.ID, p.Name, p.Input, p.ExecutorID, p.Owner, p.ApplicationVersion, p.ApplicationName, p.ParentID,
+			millis(p.Deadline), nowArg(p.Now), store.KeyWorkflow(p.ID))
+		if err != nil {
+			return err
+		}
+		if created = len(rows) == 1; created {
+			row = rows[0].workflowRow
+			return nil
+		}
+		err = s.db.GetContext(ctx, &row, `SELECT `+workflowColumns+` FROM workflows WHERE id = $1`, p.ID)
+		if errors.Is(err, sql.ErrNoRows) && p.Owner != "" {
+			return store.ErrInstanceLost // not inserted, and no such row: the owner is not live
+		}
+		return err
+	})
+	if err != nil {
+		return store.Workflow{}, false, fmt.Errorf("create workflow %s: %w", p.ID, translate(err))
+	}
+	if created {
+		s.hub.notify(store.KeyWorkflow(p.ID))
+	}
+	return row.toStore(), created, nil
+}
+
+// GetWorkflow implements store.Store.
+func (s *Store) GetWorkflow(ctx context.Context, id string) (store.Workflow, error) {
+	var row workflowRow
+	err := s.retry(ctx, read, func() error {
+		return s.db.GetContext(ctx, &row, `SELECT `+workflowColumns+` FROM workflows WHERE id = $1`, id)
+	})
+	if err != nil {
+		return store.Workflow{}, fmt.Errorf("get workflow %s: %w", id, translate(err))
+	}
+	return row.toStore(), nil
+}
+
+var knownStatus = map[store.Status]bool{
+	store.StatusPending: true, store.StatusEnqueued: true, store.StatusSuccess: true, store.StatusError: true,
+	store.StatusCancelled: true, store.StatusMaxRecoveryAttemptsExceeded: true,
+}
+
+// ListWorkflows implements store.Store.
+func (s *Store) ListWorkflows(ctx context.Context, p store.ListParams) ([]store.Workflow, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if len(p.Statuses) > 0 {
+		// Statuses are written into the SQL, not bound: the planner uses a
+		// partial index (workflows_owner, workflows_cancelled) only when
+		// the query names its status literally.
+		lits := make([]string, len(p.Statuses))
+		for i, st := range p.Statuses {
+			if !knownStatus[st] {
+				return nil, fmt.Errorf("list workflows: unknown status %q", st)
+			}
+			lits[i] = "'" + string(st) + "'"
+		}
+		where = append(where, "status IN ("+strings.Join(lits, ", ")+")")
+	}
+	for _, f := range []struct {
+		col, val string
+	}{{"name", p.Name}, {"executor_id", p.ExecutorID}, {"owner", p.Owner}, {"app_version", p.ApplicationVersion}, {"parent_id", p.ParentID}} {
+		if f.val != "" {
+			where = append(where, f.col+" = "+arg(f.val))
+		}
+	}
+	if !p.UpdatedAfter.IsZero() {
+		where = append(where, "updated_at >= "+arg(millis(p.UpdatedAfter)))
+	}
+	if p.IDPrefix != "" {
+		where = append(where, "starts_with(id, "+arg(p.IDPrefix)+")") // no LIKE: _ and % are letters here
+	}
+	q := `SELECT ` + workflowColumns + ` FROM workflows`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY created_at, id"
+	if p.Limit > 0 {
+		q += " LIMIT " + strconv.Itoa(p.Limit)
+	}
+	var rows []workflowRow
+	err := s.retry(ctx, read, func() error {
+		rows = rows[:0]
+		return s.db.SelectContext(ctx, &rows, q, args...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list workflows: %w", translate(err))
+	}
+	return toStore(rows), nil
+}
+
+func toStore(rows []workflowRow) []store.Workflow {
+	out := make([]store.Workflow, len(rows))
+	for i, r := range rows {
+		out[i] = r.toStore()
+	}
+	return out
+}
+
+// SetOutcome implements store.Store. The update, its fencing and the
+// notification of the workflow and of its queue are one statement; only
+// an outcome that is refused reads why.
+func (s *Store) SetOutcome(ctx context.Context, p store.OutcomeParams) (bool, error) {
+	if p.Status != store.StatusSuccess && p.Status != store.StatusError {
+		return false, fmt.Errorf("set outcome of %s: status %s is not an outcome", p.WorkflowID, p.Status)
+	}
+	var updated bool
+	var queue string
+	err := s.retry(ctx, idempotent, func() error {
+		var rows []struct {
+			Queue string `db:"queue_name"`
+			Woken int64  `db:"woken"`
+		}
+		err := s.db.SelectContext(ctx, &rows, `WITH u AS (
+				UPDATE workflows SET status = $2, output = $3, error = $4, completed_at = t.t, updated_at = t.t
+				FROM (SELECT coalesce($5::bigint, `+dbNow+`) AS t) AS t
+				WHERE id = $1 AND status = 'PENDING' AND `+fmt.Sprintf(ownedSQL, "$6::text")+`
+				RETURNING queue_name)
+			SELECT queue_name, `+s.wakeSQL(`ARRAY[$7::text, CASE WHEN queue_name <> '' THEN $8::text || queue_name END]`)+` AS woken
+			FROM u`,
+			p.WorkflowID, p.Status, p.Output, p.Error, nowArg(p.Now), p.Owner,
+			store.KeyWorkflow(p.WorkflowID), store.KeyQueue(""))
+		if err != nil {
+			return err
+		}
+		if updated = len(rows) == 1; updated {
+			queue = rows[0].Queue
+			return nil
+		}
+		var status string
+		if err := s.db.GetContext(ctx, &status, `SELECT status FROM workflows WHERE id = $1`, p.WorkflowID); err != nil {
+			return err
+		}
+		if status == string(store.StatusPending) {
+			return store.ErrNotOwner
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("set outcome of %s: %w", p.WorkflowID, translate(err))
+	}
+	if updated {
+		s.hub.notify(store.KeyWorkflow(p.WorkflowID))
+		if queue != "" {
+			s.hub.notify(store.KeyQueue(queue)) // a slot is free
+		}
+	}
+	return updated, nil
+}
+
+// RecoverWorkflow implements store.Store. A recovery from an owner to
+// another is tried again after a failed commit: it changes nothing a
+// second time, as the workflow is no longer p.From's.
+func (s *Store) RecoverWorkflow(ctx context.Context, p store.RecoverParams) (store.Workflow, error) {
+	maxAttempts := int64(p.MaxAttempts) + 1
+	if p.MaxAttempts < 0 {
+		maxAttempts = -1
+	}
+	k := idempotent
+	if p.From == p.Owner {
+		k = once
+	}
+	var row workflowRow
+	var changed bool
+	err := s.retry(ctx, k, func() error {
+		var rows []wokenRow
+		err := s.db.SelectContext(ctx, &rows, `WITH u AS (
+				UPDATE workflows SET recovery_attempts = recovery_attempts + 1, executor_id = $2, owner = $3,
+					updated_at = t.t,
+					status = CASE WHEN $4 >= 0 AND recovery_attempts + 1 > $4 THEN $5 ELSE status END,
+					completed_at = CASE WHEN $4 >= 0 AND recovery_attempts + 1 > $4 THEN t.t ELSE completed_at END
+				FROM (SELECT coalesce($7::bigint, `+dbNow+`) AS t) AS t
+				WHERE id = $1 AND status = 'PENDING' AND owner = $6 AND `+fmt.Sprintf(liveSQL, "$3::text")+`
+				RETURNING `+workflowColumns+`)
+			SELECT `+workflowColumns+`, `+s.wakeSQL(`ARRAY[$8::text]`)+` AS woken FROM u`,
+			p.WorkflowID, p.ExecutorID, p.Owner, maxAttempts, store.StatusMaxRecoveryAttemptsExceeded, p.From,
+			nowArg(p.Now), store.KeyWorkflow(p.WorkflowID))
+		if err != nil {
+			return err
+		}
+		if changed = len(rows) == 1; changed {
+			row = rows[0].workflowRow
+			return nil
+		}
+		if err := s.live(ctx, p.Owner); err != nil {
+			return err
+		}
+		return s.db.GetContext(ctx, &row, `SELECT `+workflowColumns+` FROM workflows WHERE id = $1`, p.WorkflowID)
+	})
+	if err != nil {
+		return store.Workflow{}, fmt.Errorf("recover workflow %s: %w", p.WorkflowID, translate(err))
+	}
+	if changed {
+		s.hub.notify(store.KeyWorkflow(p.WorkflowID))
+	}
+	return row.toStore(), nil
+}
+
+// live returns store.ErrInstanceLost unless owner is empty or a live
+// instance: a dead instance is given no workflow, so none of its
+// workflows escapes adoption.
+func (s *Store) live(ctx context.Context, owner string) error {
+	if owner == "" {
+		return nil
+	}
+	var live bool
+	if err := s.db.GetContext(ctx, &live, `SELECT EXISTS (SELECT 1 FROM instances WHERE id = $1 AND NOT dead)`, owner); err != nil {
+		return err
+	}
+	if !live {
+		return store.ErrInstanceLost
+	}
+	return nil
+}
+
+// CancelWorkflow implements store.Store. It notifies the workflow, its
+// queue (a slot may be free) and its owner, which must stop running it.
+func (s *Store) CancelWorkflow(ctx context.Context, p store.CancelParams) (store.Workflow, error) {
+	var row workflowRow
+	var changed bool
+	err := s.retry(ctx, idempotent, func() error {
+		var rows []wokenRow
+		err := s.db.SelectContext(ctx, &rows, `WITH u AS (
+				UPDATE workflows SET status = 'CANCELLED', error = $2, completed_at = t.t, updated_at = t.t
+				FROM (SELECT coalesce($3::bigint, `+dbNow+`) AS t) AS t
+				WHERE id = $1 AND status NOT IN ('SUCCESS', 'ERROR', 'CANCELLED')
+				RETURNING `+workflowColumns+`)
+			SELECT `+workflowColumns+`, `+s.wakeSQL(`ARRAY[$4::text,
+				CASE WHEN queue_name <> '' THEN $5::text || queue_name END,
+				CASE WHEN owner <> '' THEN $6::text || owner END]`)+` AS woken FROM u`,
+			p.WorkflowID, p.Reason, nowArg(p.Now), store.KeyWorkflow(p.WorkflowID), store.KeyQueue(""), store.KeyCancelled(""))
+		if err != nil {
+			return err
+		}
+		if changed = len(rows) == 1; changed {
+			row = rows[0].workflowRow
+			return nil
+		}
+		return s.db.GetContext(ctx, &row, `SELECT `+workflowColumns+` FROM workflows WHERE id = $1`, p.WorkflowID)
+	})
+	if err != nil {
+		return store.Workflow{}, fmt.Errorf("cancel workflow %s: %w", p.WorkflowID, translate(err))
+	}
+	if changed {
+		s.hub.notify(store.KeyWorkflow(row.ID))
+		if row.QueueName != "" {
+			s.hub.notify(store.KeyQueue(row.QueueName))
+		}
+		if row.Owner != "" {
+			s.hub.notify(store.KeyCancelled(row.Owner))
+		}
+	}
+	return row.toStore(), nil
+}
