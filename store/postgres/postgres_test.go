@@ -23,7 +23,10 @@ func TestConformance(t *testing.T) {
 	testURL(t) // skip once, not in every case
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return setup(t)
-	})
+	}, storetest.WithShared(func(t *testing.T, s store.Store) store.Store {
+		// Another pool on the same schema, as another process would have.
+		return open(t, withParam(testURL(t), "schema", s.(*postgres.Store).Schema()))
+	}))
 }
 
 // testURL returns the URL of the test database. Without one the test is
