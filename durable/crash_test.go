@@ -20,7 +20,6 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/dboslite/dboslite/store"
-	"github.com/dboslite/dboslite/store/sqlite"
 )
 
 const (
@@ -50,8 +49,8 @@ func TestCrashSIGKILL(t *testing.T) {
 
 	minDelay, maxDelay := crashMinDelay, crashMaxDelay
 	for round := 1; round <= crashRounds; round++ {
-		dir := t.TempDir()
-		kills, ok := crashRound(t, rng, bin, dir, minDelay, maxDelay)
+		dir, url := t.TempDir(), newDatabaseURL(t)
+		kills, ok := crashRound(t, rng, bin, dir, url, minDelay, maxDelay)
 		if !ok {
 			// A kill came after the work was finished: nothing is left
 			// to interrupt in this database. Start again, sooner.
@@ -59,7 +58,7 @@ func TestCrashSIGKILL(t *testing.T) {
 			minDelay, maxDelay = minDelay/2, maxDelay/2
 			continue
 		}
-		p := startCrashApp(t, bin, dir)
+		p := startCrashApp(t, bin, dir, url)
 		p.waitReady(t)
 		p.waitExit(t)
 		is.True(p.printed(p.done))                 // the final run completes
@@ -67,7 +66,7 @@ func TestCrashSIGKILL(t *testing.T) {
 		p.logStderr(t, "final run")
 
 		runs := kills + 1
-		repeated := verifyCrash(t, dir, runs)
+		repeated := verifyCrash(t, dir, url, runs)
 		t.Logf("round %d: %d kills, %d side effects repeated", round, kills, repeated)
 		return
 	}
@@ -76,11 +75,11 @@ func TestCrashSIGKILL(t *testing.T) {
 
 // crashRound kills the helper crashKills times, each after a random delay
 // from "ready". It reports false, and stops, if a kill found no work left.
-func crashRound(t *testing.T, rng *rand.Rand, bin, dir string, minDelay, maxDelay time.Duration) (int, bool) {
+func crashRound(t *testing.T, rng *rand.Rand, bin, dir, url string, minDelay, maxDelay time.Duration) (int, bool) {
 	is := is.New(t)
 	for kill := 1; kill <= crashKills; kill++ {
 		delay := minDelay + time.Duration(rng.Int64N(int64(maxDelay-minDelay)+1))
-		p := startCrashApp(t, bin, dir)
+		p := startCrashApp(t, bin, dir, url)
 		p.waitReady(t)
 		select {
 		case <-time.After(delay):
@@ -157,12 +156,12 @@ type crashProc struct {
 	exited chan struct{} // closed once Wait returned
 }
 
-func startCrashApp(t *testing.T, bin, dir string) *crashProc {
+func startCrashApp(t *testing.T, bin, dir, url string) *crashProc {
 	is := is.New(t)
 	p := &crashProc{ready: make(chan struct{}), done: make(chan struct{})}
 	p.out.on = map[string]chan struct{}{"ready": p.ready, "done": p.done}
 	p.cmd = exec.Command(bin,
-		"-db", filepath.Join(dir, "crash.sqlite"),
+		"-db", url,
 		"-log", filepath.Join(dir, "side-effects.log"),
 		"-n", strconv.Itoa(crashWorkflows))
 	p.cmd.Stdout = &p.out
@@ -282,10 +281,10 @@ func crashExpected(i int) string {
 
 // verifyCrash checks the database and the side-effect log after the final
 // run, and returns how many side effects ran more than once.
-func verifyCrash(t *testing.T, dir string, runs int) int {
+func verifyCrash(t *testing.T, dir, url string, runs int) int {
 	is := is.New(t)
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, "sqlite:"+filepath.Join(dir, "crash.sqlite"))
+	s, err := store.Open(ctx, url)
 	is.NoErr(err) // the helper's database opens
 	defer s.Close()
 

@@ -30,7 +30,11 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if code == 0 && backend() == "sqlite" {
+		code = onPostgres()
+	}
+	os.Exit(code)
 }
 
 // helperMain is the other process: "send URL DEST TOPIC MSG" or

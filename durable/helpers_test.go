@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/dboslite/dboslite/durable"
 	"github.com/dboslite/dboslite/store"
-	"github.com/dboslite/dboslite/store/sqlite"
 )
 
 // env is one system database shared by the engines a test makes, as
@@ -28,8 +26,7 @@ type env struct {
 }
 
 func setup(t *testing.T) *env {
-	return &env{t: t, url: "sqlite:" + filepath.Join(t.TempDir(), "sys.sqlite"), log: &syncBuffer{},
-		crashes: map[*durable.Engine]*crashStore{}}
+	return &env{t: t, url: newDatabaseURL(t), log: &syncBuffer{}, crashes: map[*durable.Engine]*crashStore{}}
 }
 
 // engine makes an engine on the env's database; change adjusts its Config.
@@ -86,9 +83,9 @@ func (v *env) untilCrash(e *durable.Engine, run func() error) error {
 }
 
 // open opens the env's database directly.
-func (v *env) open() *sqlite.Store {
+func (v *env) open() store.Store {
 	v.t.Helper()
-	s, err := sqlite.Open(context.Background(), v.url)
+	s, err := store.Open(context.Background(), v.url)
 	if err != nil {
 		v.t.Fatalf("open store: %v", err)
 	}

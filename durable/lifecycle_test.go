@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ func TestShutdownLeavesWorkflowsPendingAndNoGoroutines(t *testing.T) {
 	// Registered first, so it runs after every other cleanup has closed
 	// what the test opened.
 	before := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, before) })
+	t.Cleanup(func() { goleak.VerifyNone(t, before, ignorePgxClose) })
 	is := is.New(t)
 	v := setup(t)
 	var calls counter
@@ -130,8 +131,6 @@ func TestSystemDatabaseErrorsNameThePath(t *testing.T) {
 	for _, c := range []struct{ name, url, want string }{
 		{"a directory", "sqlite:" + dir, dir},
 		{"not a database", "sqlite:" + notADB, notADB},
-		{"postgres without its store", "postgres://u:secret@localhost/db", `import _ "github.com/dboslite/dboslite/store/postgres"`},
-		{"key=value without the postgres store", "host=localhost password=secret dbname=db", `import _ "github.com/dboslite/dboslite/store/postgres"`},
 		{"a bare path", notADB, `write "sqlite:` + notADB + `"`},
 		{"unknown scheme", "mysql://localhost/db", "sqlite:"},
 	} {
@@ -147,6 +146,20 @@ func TestSystemDatabaseErrorsNameThePath(t *testing.T) {
 	b, err := os.ReadFile(notADB)
 	is.NoErr(err)
 	is.True(strings.HasPrefix(string(b), "this is not a database")) // the file is untouched
+}
+
+// The engine links no PostgreSQL driver: a program without the blank
+// import is told which import to add, and never sees a password echoed.
+func TestAProgramWithoutThePostgresStore(t *testing.T) {
+	onlySQLite(t)
+	bin := buildHelper(t, "nopostgres")
+	for _, url := range []string{"postgres://u:secret@localhost/db", "host=localhost password=secret dbname=db"} {
+		is := is.New(t)
+		out, err := exec.Command(bin, url).CombinedOutput()
+		is.NoErr(err)
+		is.True(strings.Contains(string(out), `import _ "github.com/dboslite/dboslite/store/postgres"`)) // names the import to add
+		is.True(!strings.Contains(string(out), "secret"))                                                // never the password
+	}
 }
 
 func TestWorkflowOnlyOperationsInAStepSaySo(t *testing.T) {

@@ -157,9 +157,9 @@ func TestQueueSlotsOfAKilledProcessAreFreed(t *testing.T) {
 // copies of testdata/ownerapp, their side-effect log and their gate
 // folder.
 type owners struct {
-	t                  *testing.T
-	bin, db, log, gate string
-	s                  store.Store
+	t                   *testing.T
+	bin, url, log, gate string
+	s                   store.Store
 }
 
 // buildOwnerApp builds testdata/ownerapp.
@@ -172,18 +172,18 @@ func buildOwnerApp(t *testing.T) string {
 
 func newOwners(t *testing.T, bin string) *owners {
 	dir := t.TempDir()
-	o := &owners{t: t, bin: bin, db: filepath.Join(dir, "owner.sqlite"), log: filepath.Join(dir, "side-effects.log"),
+	o := &owners{t: t, bin: bin, url: newDatabaseURL(t), log: filepath.Join(dir, "side-effects.log"),
 		gate: filepath.Join(dir, "gate")}
 	if err := os.Mkdir(o.gate, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	o.s = (&env{t: t, url: "sqlite:" + o.db}).open()
+	o.s = (&env{t: t, url: o.url}).open()
 	return o
 }
 
 // start starts a copy of ownerapp on the scene's database.
 func (o *owners) start(args ...string) *helperProc {
-	return startHelper(o.t, o.bin, append([]string{"-db", o.db, "-log", o.log, "-heartbeat", ownerHeartbeat.String()}, args...)...)
+	return startHelper(o.t, o.bin, append([]string{"-db", o.url, "-log", o.log, "-heartbeat", ownerHeartbeat.String()}, args...)...)
 }
 
 // open lets the gated work step of workflow id end.

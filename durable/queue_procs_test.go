@@ -2,7 +2,6 @@ package durable_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,23 +20,35 @@ import (
 
 const (
 	procsWorkflows = 1000
-	procsCount     = 4
 	procsGlobal    = 4
 	procsRunLimit  = 60 * time.Second
 )
 
-// TestQueueManyProcesses runs four copies of testdata/queueapp on one
-// SQLite file serving one queue of 1,000 workflows, and checks from the
-// records that every workflow ran exactly once and that the queue's global
-// concurrency held across the processes.
+// TestQueueManyProcesses runs copies of testdata/queueapp on one system
+// database serving one queue of 1,000 workflows with a global limit, and
+// checks from the records and the side-effect log that every workflow
+// completed once with all its steps, and that the limit held across the
+// processes. In the second case one process is killed with SIGKILL
+// midway: the others adopt its workflows and free its slots without a
+// restart, and only the workflows it was running ran twice.
 func TestQueueManyProcesses(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		procs int
+		kill  bool
+	}{{"four processes", 4, false}, {"three processes, one killed midway", 3, true}} {
+		t.Run(c.name, func(t *testing.T) { queueManyProcesses(t, c.procs, c.kill) })
+	}
+}
+
+func queueManyProcesses(t *testing.T, count int, kill bool) {
 	is := is.New(t)
 	bin := buildHelper(t, "queueapp")
 	dir := t.TempDir()
-	db := filepath.Join(dir, "queue.sqlite")
+	db := newDatabaseURL(t)
 	logPath := filepath.Join(dir, "side-effects.log")
 
-	s := (&env{t: t, url: "sqlite:" + db}).open()
+	s := (&env{t: t, url: db}).open()
 	for i := range procsWorkflows {
 		_, _, err := s.Enqueue(t.Context(), store.EnqueueParams{Queue: "shared", WorkflowCreateParams: store.WorkflowCreateParams{
 			ID: fmt.Sprintf("wf-%04d", i), Name: "queued", Input: []byte(fmt.Sprint(i)), ApplicationVersion: "v1",
@@ -46,44 +57,70 @@ func TestQueueManyProcesses(t *testing.T) {
 	}
 
 	start := time.Now()
-	procs := make([]*helperProc, procsCount)
+	procs := make([]*helperProc, count)
 	for i := range procs {
 		procs[i] = startHelper(t, bin, "-db", db, "-log", logPath, "-executor", fmt.Sprintf("worker-%d", i),
 			"-global", fmt.Sprint(procsGlobal))
 	}
+	var killedAt int64
+	if kill {
+		waitLogLines(t, logPath, procsWorkflows) // about half the work begun and ended
+		killedAt = time.Now().UnixNano()
+		is.NoErr(procs[0].cmd.Process.Kill())
+		<-procs[0].exited
+	}
 	for i, p := range procs {
+		if kill && i == 0 {
+			continue
+		}
 		p.wait(t)
 		is.Equal(p.cmd.ProcessState.ExitCode(), 0) // each helper exits 0
 		if s := p.stderr.String(); s != "" {
 			t.Logf("helper %d stderr:\n%s", i, s)
 		}
 	}
-	t.Logf("%d processes drained %d workflows in %v", procsCount, procsWorkflows, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d processes drained %d workflows in %v", count, procsWorkflows, time.Since(start).Round(time.Millisecond))
 
-	byExecutor := verifyProcsRecords(t, s)
-	verifyProcsLog(t, logPath)
-	t.Logf("workflows run per executor: %v", byExecutor)
+	byExecutor, twice := verifyProcsRecords(t, s)
+	verifyProcsLog(t, logPath, twice, killedAt)
+	t.Logf("workflows run per executor: %v; run again after the kill: %d", byExecutor, len(twice))
 	is.True(len(byExecutor) >= 2) // the processes shared the queue
+	if kill {
+		is.True(len(twice) <= procsGlobal) // only what the killed process held ran again
+	}
 }
 
-// verifyProcsRecords checks every workflow's row and steps and the
-// overlap of their start-to-end spans; it returns how many each executor
-// ran.
-func verifyProcsRecords(t *testing.T, s store.Store) map[string]int {
+// waitLogLines waits until the side-effect log has n lines. Nothing
+// signals another process's writes, so it looks every millisecond.
+func waitLogLines(t *testing.T, path string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(procsRunLimit)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(path); err == nil && bytes.Count(b, []byte("\n")) >= n {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("the side-effect log did not reach %d lines", n)
+}
+
+// verifyProcsRecords checks every workflow's row and steps; it returns
+// how many each executor finished and which workflows were claimed twice
+// (those a killed process held).
+func verifyProcsRecords(t *testing.T, s store.Store) (map[string]int, map[string]bool) {
 	is := is.New(t)
 	wfs, err := s.ListWorkflows(t.Context(), store.ListParams{})
 	is.NoErr(err)
 	is.Equal(len(wfs), procsWorkflows) // none lost, none added
-	type edge struct {
-		at    int64
-		delta int
-	}
-	var edges []edge
 	var problems []string
 	byExecutor := map[string]int{}
+	twice := map[string]bool{}
 	for _, wf := range wfs {
 		byExecutor[wf.ExecutorID]++
-		if wf.Status != store.StatusSuccess || wf.RecoveryAttempts != 1 {
+		if wf.RecoveryAttempts == 2 {
+			twice[wf.ID] = true
+		}
+		if wf.Status != store.StatusSuccess || wf.RecoveryAttempts > 2 {
 			problems = append(problems, fmt.Sprintf("%s: %s after %d claims", wf.ID, wf.Status, wf.RecoveryAttempts))
 			continue
 		}
@@ -95,14 +132,64 @@ func verifyProcsRecords(t *testing.T, s store.Store) map[string]int {
 		}
 		if strings.Join(names, ",") != "start,work,end" {
 			problems = append(problems, fmt.Sprintf("%s: steps %v", wf.ID, names))
-			continue
 		}
-		var from, to int64
-		is.NoErr(json.Unmarshal(steps[0].Output, &from)) // the start time
-		is.NoErr(json.Unmarshal(steps[2].Output, &to))   // the end time
-		edges = append(edges, edge{from, 1}, edge{to, -1})
 	}
-	is.Equal(firstProblems(problems), nil) // every workflow succeeded once with its three steps
+	is.Equal(firstProblems(problems), nil) // every workflow succeeded with its three steps, claimed at most twice
+	return byExecutor, twice
+}
+
+// verifyProcsLog checks from the side-effect log that each workflow's
+// work ran once, or twice if it was claimed twice, and that at most
+// procsGlobal works ran at once: each run spans its begin and end lines,
+// and a run the kill (at killedAt) cut short ends there.
+func verifyProcsLog(t *testing.T, logPath string, twice map[string]bool, killedAt int64) {
+	is := is.New(t)
+	data, err := os.ReadFile(logPath)
+	is.NoErr(err) // the side-effect log exists
+	type edge struct {
+		at    int64
+		delta int
+	}
+	var edges []edge
+	counts := map[string]int{}
+	open := map[string]int64{} // "<ID> <executor>" of a run begun and not ended
+	for line := range strings.Lines(string(data)) {
+		var id, executor, what string
+		var at int64
+		_, err := fmt.Sscan(line, &id, &executor, &what, &at)
+		is.NoErr(err) // a well-formed line
+		key := id + " " + executor
+		switch what {
+		case "begin":
+			counts[id]++
+			open[key] = at
+			edges = append(edges, edge{at, 1})
+		case "end":
+			delete(open, key)
+			edges = append(edges, edge{at, -1})
+		}
+	}
+	for key := range open {
+		is.True(killedAt != 0 && strings.HasSuffix(key, " worker-0")) // only the killed process left runs unfinished
+		edges = append(edges, edge{killedAt, -1})
+	}
+	var problems []string
+	for i := range procsWorkflows {
+		id := fmt.Sprintf("wf-%04d", i)
+		want := 1
+		if twice[id] {
+			want = 2
+		}
+		if counts[id] < 1 || counts[id] > want {
+			problems = append(problems, fmt.Sprintf("%s ran %d times, claimed %d", id, counts[id], want))
+		}
+		delete(counts, id)
+	}
+	for id, n := range counts {
+		problems = append(problems, fmt.Sprintf("unexpected %q (%d times)", id, n))
+	}
+	slices.Sort(problems)
+	is.Equal(firstProblems(problems), nil) // every workflow's work ran once, twice only if a killed process held it
 	sort.Slice(edges, func(i, j int) bool {
 		if edges[i].at == edges[j].at {
 			return edges[i].delta < edges[j].delta
@@ -116,32 +203,6 @@ func verifyProcsRecords(t *testing.T, s store.Store) map[string]int {
 	}
 	t.Logf("at most %d workflows ran at once across the processes", most)
 	is.True(most <= procsGlobal) // the global limit held across processes
-	return byExecutor
-}
-
-// verifyProcsLog checks that each workflow's work ran exactly once.
-func verifyProcsLog(t *testing.T, logPath string) {
-	is := is.New(t)
-	data, err := os.ReadFile(logPath)
-	is.NoErr(err) // the side-effect log exists
-	counts := map[string]int{}
-	for line := range strings.Lines(string(data)) {
-		id, _, _ := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
-		counts[id]++
-	}
-	var problems []string
-	for i := range procsWorkflows {
-		id := fmt.Sprintf("wf-%04d", i)
-		if counts[id] != 1 {
-			problems = append(problems, fmt.Sprintf("%s ran %d times", id, counts[id]))
-		}
-		delete(counts, id)
-	}
-	for id, n := range counts {
-		problems = append(problems, fmt.Sprintf("unexpected %q (%d times)", id, n))
-	}
-	slices.Sort(problems)
-	is.Equal(firstProblems(problems), nil) // every workflow's work ran exactly once
 }
 
 // helperProc is one run of a helper program. Its output may be read while

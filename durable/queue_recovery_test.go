@@ -120,7 +120,7 @@ func TestQueueEnqueueFromWorkflowIsCheckpointed(t *testing.T) {
 
 func TestQueueShutdownStopsDispatchers(t *testing.T) {
 	before := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, before) })
+	t.Cleanup(func() { goleak.VerifyNone(t, before, ignorePgxClose) })
 	is := is.New(t)
 	v := setup(t)
 	e := v.engine()

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/dboslite/dboslite/durable"
+	_ "github.com/dboslite/dboslite/store/postgres" // postgres:// URLs too
 )
 
 // inFlight bounds how many workflows run at once, so that a run lasts long
@@ -47,7 +48,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("crashapp", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	db := fs.String("db", "", "SQLite system database file")
+	db := fs.String("db", "", "system database URL (sqlite:… or postgres://…)")
 	logPath := fs.String("log", "", "side-effect log file")
 	n := fs.Int("n", 200, "number of workflows")
 	if err := fs.Parse(args); err != nil {
@@ -64,7 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	eng, err := durable.New(durable.Config{
 		AppName:           "crashapp",
-		SystemDatabaseURL: "sqlite:" + *db,
+		SystemDatabaseURL: *db,
 		Logger:            slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		SuspendSleepsOver: 40 * time.Millisecond,
 	})

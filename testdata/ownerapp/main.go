@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/dboslite/dboslite/durable"
+	_ "github.com/dboslite/dboslite/store/postgres" // postgres:// URLs too
 	"github.com/dboslite/dboslite/queue"
 )
 
@@ -68,7 +69,7 @@ func (l *lockedWriter) println(args ...any) {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ownerapp", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	db := fs.String("db", "", "SQLite system database file")
+	db := fs.String("db", "", "system database URL (sqlite:… or postgres://…)")
 	logPath := fs.String("log", "", "side-effect log file")
 	executor := fs.String("executor", "local", "executor ID")
 	heartbeat := fs.Duration("heartbeat", 100*time.Millisecond, "the engine's HeartbeatInterval")
@@ -91,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	eng, err := durable.New(durable.Config{
 		AppName:           "ownerapp",
-		SystemDatabaseURL: "sqlite:" + *db,
+		SystemDatabaseURL: *db,
 		ExecutorID:        *executor,
 		HeartbeatInterval: *heartbeat,
 		Logger:            slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),

@@ -4,10 +4,10 @@
 // workflow of the file is left ENQUEUED or PENDING.
 //
 // Its workflow records, as steps, the time it started and the time it
-// ended, and appends one line "<workflow ID> <executor>" to a side-effect
-// log each time its work step really runs, so the test can check that
-// every workflow ran exactly once and that the queue's global concurrency
-// held across processes.
+// ended, and appends the lines "<workflow ID> <executor> begin <ns>" and
+// "… end <ns>" to a side-effect log around each real run of its work
+// step, so the test can check how often every workflow ran and that the
+// queue's global concurrency held across processes.
 //
 // It prints "ready" after Launch and "done" once the queue is drained,
 // then exits 0.
@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/dboslite/dboslite/durable"
+	_ "github.com/dboslite/dboslite/store/postgres" // postgres:// URLs too
 	"github.com/dboslite/dboslite/queue"
 	"github.com/dboslite/dboslite/store"
 )
@@ -44,7 +45,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("queueapp", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	db := fs.String("db", "", "SQLite system database file")
+	db := fs.String("db", "", "system database URL (sqlite:… or postgres://…)")
 	logPath := fs.String("log", "", "side-effect log file")
 	executor := fs.String("executor", "", "executor ID, unique among the processes")
 	global := fs.Int("global", 4, "the queue's global concurrency")
@@ -63,7 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	eng, err := durable.New(durable.Config{
 		AppName:           "queueapp",
-		SystemDatabaseURL: "sqlite:" + *db,
+		SystemDatabaseURL: *db,
 		ExecutorID:        *executor,
 		Logger:            slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
@@ -101,11 +102,15 @@ func workflow(sideEffects *os.File, executor string, work time.Duration) func(co
 		}
 		if _, err := durable.Step(ctx, "work", func(ctx context.Context) (int, error) {
 			// One write call per line: lines never interleave.
-			if _, err := sideEffects.WriteString(id + " " + executor + "\n"); err != nil {
+			line := func(what string) error {
+				_, err := fmt.Fprintf(sideEffects, "%s %s %s %d\n", id, executor, what, time.Now().UnixNano())
+				return err
+			}
+			if err := line("begin"); err != nil {
 				return 0, err
 			}
 			time.Sleep(work)
-			return i, nil
+			return i, line("end")
 		}); err != nil {
 			return 0, err
 		}
