@@ -34,8 +34,8 @@ import (
 	"time"
 
 	"github.com/dboslite/dboslite/durable"
-	_ "github.com/dboslite/dboslite/store/postgres" // postgres:// URLs too
 	"github.com/dboslite/dboslite/queue"
+	_ "github.com/dboslite/dboslite/store/postgres" // postgres:// URLs too
 )
 
 // Queue and workflow names the test enqueues under.

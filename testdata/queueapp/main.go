@@ -24,9 +24,9 @@ import (
 	"time"
 
 	"github.com/dboslite/dboslite/durable"
-	_ "github.com/dboslite/dboslite/store/postgres" // postgres:// URLs too
 	"github.com/dboslite/dboslite/queue"
 	"github.com/dboslite/dboslite/store"
+	_ "github.com/dboslite/dboslite/store/postgres" // postgres:// URLs too
 )
 
 // Queue and workflow names the test enqueues under.
