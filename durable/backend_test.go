@@ -65,7 +65,7 @@ func onPostgres() int {
 
 // newDatabaseURL returns the URL of a new, empty system database on the
 // backend under test, removed when the test ends.
-func newDatabaseURL(t *testing.T) string {
+func newDatabaseURL(t testing.TB) string {
 	t.Helper()
 	if backend() != "postgres" {
 		return "sqlite:" + filepath.Join(t.TempDir(), "sys.sqlite")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"testing"
 
 	"github.com/dboslite/dboslite/durable"
@@ -31,9 +30,9 @@ func BenchmarkQueueDrain(b *testing.B) {
 func benchQueue(b *testing.B, preEnqueue bool) {
 	ctx := context.Background()
 	var total float64
-	for i := range b.N {
+	for range b.N {
 		b.StopTimer()
-		url := "sqlite:" + filepath.Join(b.TempDir(), fmt.Sprintf("bench-%d.sqlite", i))
+		url := newDatabaseURL(b)
 		if preEnqueue {
 			// Another engine, not serving the queue, enqueues them.
 			producer := benchQueueEngine(b, url, false)

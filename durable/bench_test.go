@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,13 +29,14 @@ func benchThreeSteps(ctx context.Context, n int) (int, error) {
 	return sum + n, nil
 }
 
-// benchEngine launches an engine on a SQLite file in b.TempDir() with the
+// benchEngine launches an engine on a new database of the backend under
+// test (see backend_test.go) with the
 // three-step workflow registered; it shuts down when the benchmark ends.
 func benchEngine(b *testing.B) *durable.Workflow[int, int] {
 	b.Helper()
 	eng, err := durable.New(durable.Config{
 		AppName:           "bench",
-		SystemDatabaseURL: "sqlite:" + filepath.Join(b.TempDir(), "bench.sqlite"),
+		SystemDatabaseURL: newDatabaseURL(b),
 		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -37,7 +36,7 @@ func newBenchEngine(b *testing.B, url string, change ...func(*durable.Config)) *
 func BenchmarkSendRecv(b *testing.B) {
 	for _, mode := range []string{"one-engine", "two-engines"} {
 		b.Run(mode, func(b *testing.B) {
-			url := "sqlite:" + filepath.Join(b.TempDir(), "b.sqlite")
+			url := newDatabaseURL(b)
 			e := newBenchEngine(b, url)
 			echo, err := durable.Register(e, "echo", func(ctx context.Context, n int) (int, error) {
 				for i := range n {
@@ -109,7 +108,7 @@ func BenchmarkSleepers(b *testing.B) {
 }
 
 func runSleepers(b *testing.B, n int, suspend time.Duration) {
-	url := "sqlite:" + filepath.Join(b.TempDir(), "b.sqlite")
+	url := newDatabaseURL(b)
 	e := newBenchEngine(b, url, func(c *durable.Config) { c.SuspendSleepsOver = suspend })
 	asleep := make(chan struct{}, n)
 	wf, err := durable.Register(e, "sleeper", func(ctx context.Context, i int) (int, error) {
@@ -181,7 +180,7 @@ func BenchmarkIdleEngine(b *testing.B) {
 }
 
 func idle(b *testing.B, waiting, withQueue bool) {
-	url := "sqlite:" + filepath.Join(b.TempDir(), "b.sqlite")
+	url := newDatabaseURL(b)
 	e := newBenchEngine(b, url)
 	if withQueue {
 		if err := durable.RegisterQueue(e, queue.Queue{Name: "idle"}); err != nil {

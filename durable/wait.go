@@ -20,6 +20,10 @@ const (
 // store.Watcher, or while its feed is lost, it also polls with back-off.
 func (e *Engine) wait(ctx context.Context, deadline time.Time, check func() (bool, error), keys ...string) error {
 	var wake <-chan struct{}
+	var recheck time.Duration // 0: wake-ups are not lost
+	if r, ok := e.store.(store.Rechecker); ok {
+		recheck = r.RecheckEvery()
+	}
 	w, watches := e.store.(store.Watcher)
 	if watches {
 		ch, stop := w.Watch(ctx, store.WatchParams{Keys: keys})
@@ -49,6 +53,8 @@ func (e *Engine) wait(ctx context.Context, deadline time.Time, check func() (boo
 				d = poll
 			}
 			poll = min(poll*2, pollMax)
+		} else if recheck > 0 && (d < 0 || recheck < d) {
+			d = recheck
 		}
 		var tc <-chan time.Time
 		if d >= 0 {

@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Watcher is implemented by stores that wake waiters when what they wait
 // for may have changed, by key. The engine polls stores that do not
@@ -28,6 +31,15 @@ type Watcher interface {
 	// the backend wakes every watcher once, for what the gap may have
 	// hidden.
 	FeedLost() bool
+}
+
+// Rechecker is implemented by a Watcher whose wake-ups for other
+// processes' commits may be lost without its feed being lost: a backend
+// that notifies after the commit loses the notification of a process that
+// dies in between. Waiters read what they wait for again at least every
+// RecheckEvery.
+type Rechecker interface {
+	RecheckEvery() time.Duration
 }
 
 // WatchParams say what a watch waits for.

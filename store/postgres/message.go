@@ -50,13 +50,13 @@ func (s *Store) Send(ctx context.Context, p store.SendParams) error {
 					return err
 				}
 			}
-			return s.notify(ctx, tx, key)
+			return nil
 		})
 	})
 	if err != nil {
 		return fmt.Errorf("send to %s: %w", p.DestinationID, translate(err))
 	}
-	s.hub.notify(key)
+	s.wake(key)
 	return nil
 }
 
@@ -143,13 +143,13 @@ func (s *Store) SetEvent(ctx context.Context, p store.EventParams) error {
 					return err
 				}
 			}
-			return s.notify(ctx, tx, key)
+			return nil
 		})
 	})
 	if err != nil {
 		return fmt.Errorf("set event %q of %s: %w", p.Key, p.WorkflowID, translate(err))
 	}
-	s.hub.notify(key)
+	s.wake(key)
 	return nil
 }
 

@@ -45,7 +45,7 @@ func (s *Store) Enqueue(ctx context.Context, p store.EnqueueParams) (store.Workf
 		return store.Workflow{}, false, fmt.Errorf("enqueue workflow %s: %w", p.ID, translate(err))
 	}
 	if created {
-		s.hub.notify(store.KeyWorkflow(p.ID), store.KeyQueue(p.Queue))
+		s.wake(store.KeyWorkflow(p.ID), store.KeyQueue(p.Queue))
 	}
 	return row.toStore(), created, nil
 }
@@ -54,7 +54,7 @@ func (s *Store) Enqueue(ctx context.Context, p store.EnqueueParams) (store.Workf
 // refused and neither the ID nor a holder of the deduplication ID is
 // found: the holder ended in between, and the insert may succeed now.
 func (s *Store) enqueue(ctx context.Context, p store.EnqueueParams) (row workflowRow, created, again bool, err error) {
-	var rows []wokenRow
+	var rows []workflowRow
 	err = s.db.SelectContext(ctx, &rows, `WITH t AS (SELECT coalesce($15::bigint, `+dbNow+`) AS t),
 		ins AS (
 			INSERT INTO workflows (id, name, status, input, executor_id, app_version, app_name, parent_id, queue_name,
@@ -66,13 +66,13 @@ func (s *Store) enqueue(ctx context.Context, p store.EnqueueParams) (row workflo
 			FROM t
 			ON CONFLICT DO NOTHING
 			RETURNING `+workflowColumns+`)
-		SELECT `+workflowColumns+`, `+s.wakeSQL(`ARRAY[$16::text, $17::text]`)+` AS woken FROM ins`,
+		SELECT `+workflowColumns+` FROM ins`,
 		p.ID, p.Name, p.Input, p.ExecutorID, p.ApplicationVersion, p.ApplicationName, p.ParentID, p.Queue,
 		millis(p.Deadline), p.Timeout.Milliseconds(), p.Priority, p.DeduplicationID, p.PartitionKey,
-		p.Delay.Milliseconds(), nowArg(p.Now), store.KeyWorkflow(p.ID), store.KeyQueue(p.Queue))
+		p.Delay.Milliseconds(), nowArg(p.Now))
 	if err != nil || len(rows) == 1 {
 		if len(rows) == 1 {
-			row, created = rows[0].workflowRow, true
+			row, created = rows[0], true
 		}
 		return row, created, false, err
 	}
@@ -101,7 +101,7 @@ func (s *Store) enqueue(ctx context.Context, p store.EnqueueParams) (row workflo
 
 // claimedRow is a row Claim took, with its place in the queue.
 type claimedRow struct {
-	wokenRow
+	workflowRow
 	Seq int64 `db:"seq"`
 }
 
@@ -146,7 +146,7 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Workflo
 	out := make([]store.Workflow, len(rows))
 	for i, r := range rows {
 		out[i] = r.toStore()
-		s.hub.notify(store.KeyWorkflow(r.ID))
+		s.wake(store.KeyWorkflow(r.ID))
 	}
 	return out, nil
 }
@@ -154,11 +154,10 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Workflo
 // claimArgs returns the arguments of claimSQL: $1 now or NULL, $2 Max,
 // $3 GlobalConcurrency, $4 the queue, $5 RateLimit, $6 RatePeriod in
 // milliseconds, $7 the version, $8 the names, $9 the executor, $10 the
-// owner, $11 KeyWorkflow(""), and for a partitioned queue $12
-// PartitionConcurrency.
+// owner, and for a partitioned queue $11 PartitionConcurrency.
 func claimArgs(p store.ClaimParams) []any {
 	args := []any{nowArg(p.Now), p.Max, p.GlobalConcurrency, p.Queue, p.RateLimit, p.RatePeriod.Milliseconds(),
-		p.ApplicationVersion, p.Names, p.ExecutorID, p.Owner, store.KeyWorkflow("")}
+		p.ApplicationVersion, p.Names, p.ExecutorID, p.Owner}
 	if p.PartitionConcurrency > 0 {
 		args = append(args, p.PartitionConcurrency)
 	}
@@ -187,7 +186,7 @@ func (s *Store) claimSQL(partitioned bool) string {
 				FROM workflows, t WHERE ` + ready + ` AND partition_key <> '') AS r
 			LEFT JOIN (SELECT partition_key, count(*) AS n FROM workflows
 				WHERE status = 'PENDING' AND queue_name = $4 GROUP BY partition_key) AS running USING (partition_key)
-			WHERE r.rank <= $12::integer - coalesce(running.n, 0)
+			WHERE r.rank <= $11::integer - coalesce(running.n, 0)
 			ORDER BY r.priority, r.created_at, r.seq ` + limit + `),
 		locked AS (
 			SELECT id AS pid FROM workflows WHERE id IN (SELECT id FROM picked) AND status = 'ENQUEUED'
@@ -205,7 +204,7 @@ func (s *Store) claimSQL(partitioned bool) string {
 			deadline_at = CASE WHEN deadline_at = 0 AND timeout_ms > 0 THEN t.t + timeout_ms ELSE deadline_at END
 		FROM locked, t
 		WHERE id = locked.pid
-		RETURNING ` + workflowColumns + `, seq, ` + s.wakeSQL(`ARRAY[$11::text || id]`) + ` AS woken`
+		RETURNING ` + workflowColumns + `, seq`
 }
 
 // Requeue implements store.Store.
@@ -213,7 +212,7 @@ func (s *Store) Requeue(ctx context.Context, p store.RequeueParams) (store.Workf
 	var row workflowRow
 	var changed bool
 	err := s.retry(ctx, idempotent, func() error {
-		var rows []wokenRow
+		var rows []workflowRow
 		err := s.db.SelectContext(ctx, &rows, `WITH u AS (
 				UPDATE workflows SET updated_at = t.t,
 					status = CASE WHEN $2::boolean OR recovery_attempts <= $3::integer THEN 'ENQUEUED' ELSE $4 END,
@@ -222,15 +221,13 @@ func (s *Store) Requeue(ctx context.Context, p store.RequeueParams) (store.Workf
 				FROM (SELECT coalesce($5::bigint, `+dbNow+`) AS t) AS t
 				WHERE id = $1 AND status = 'PENDING' AND queue_name <> '' AND owner = $6
 				RETURNING `+workflowColumns+`)
-			SELECT `+workflowColumns+`, `+s.wakeSQL(`ARRAY[$7::text,
-				CASE WHEN status = 'ENQUEUED' THEN $8::text || queue_name END]`)+` AS woken FROM u`,
-			p.WorkflowID, p.MaxAttempts < 0, p.MaxAttempts, store.StatusMaxRecoveryAttemptsExceeded, nowArg(p.Now), p.From,
-			store.KeyWorkflow(p.WorkflowID), store.KeyQueue(""))
+			SELECT `+workflowColumns+` FROM u`,
+			p.WorkflowID, p.MaxAttempts < 0, p.MaxAttempts, store.StatusMaxRecoveryAttemptsExceeded, nowArg(p.Now), p.From)
 		if err != nil {
 			return err
 		}
 		if changed = len(rows) == 1; changed {
-			row = rows[0].workflowRow
+			row = rows[0]
 			return nil
 		}
 		return s.db.GetContext(ctx, &row, `SELECT `+workflowColumns+` FROM workflows WHERE id = $1`, p.WorkflowID)
@@ -239,9 +236,9 @@ func (s *Store) Requeue(ctx context.Context, p store.RequeueParams) (store.Workf
 		return store.Workflow{}, fmt.Errorf("requeue workflow %s: %w", p.WorkflowID, translate(err))
 	}
 	if changed {
-		s.hub.notify(store.KeyWorkflow(row.ID))
+		s.wake(store.KeyWorkflow(row.ID))
 		if row.Status == string(store.StatusEnqueued) {
-			s.hub.notify(store.KeyQueue(row.QueueName))
+			s.wake(store.KeyQueue(row.QueueName))
 		}
 	}
 	return row.toStore(), nil

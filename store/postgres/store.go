@@ -25,8 +25,9 @@ func init() {
 }
 
 var (
-	_ store.Store   = (*Store)(nil)
-	_ store.Watcher = (*Store)(nil)
+	_ store.Store     = (*Store)(nil)
+	_ store.Watcher   = (*Store)(nil)
+	_ store.Rechecker = (*Store)(nil)
 )
 
 // Store is the PostgreSQL system database: a pool of connections through
@@ -36,6 +37,7 @@ type Store struct {
 	db        *sqlx.DB
 	hub       *hub
 	listener  *listener
+	notifier  *notifier // sends the keys of this store's commits: see notify.go
 	schema    string
 	channel   string
 	closed    atomic.Bool // set by Close
@@ -82,6 +84,7 @@ func OpenConfig(ctx context.Context, c Config) (*Store, error) {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	s.listener = l
+	s.notifier = startNotifier(db, s.channel)
 	return s, nil
 }
 
@@ -103,6 +106,7 @@ func (s *Store) Close() error {
 	s.closed.Store(true)
 	s.closeOnce.Do(func() {
 		s.listener.stop()
+		s.notifier.stop()
 		s.closeErr = s.db.Close()
 	})
 	return s.closeErr

@@ -46,13 +46,13 @@ func (s *Store) WriteStream(ctx context.Context, p store.StreamWrite) error {
 					return err
 				}
 			}
-			return s.notify(ctx, tx, key)
+			return nil
 		})
 	})
 	if err != nil {
 		return fmt.Errorf("write stream %q of %s: %w", p.Key, p.WorkflowID, translate(err))
 	}
-	s.hub.notify(key)
+	s.wake(key)
 	return nil
 }
 

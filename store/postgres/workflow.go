@@ -39,13 +39,6 @@ type workflowRow struct {
 	CompletedAt      int64  `db:"completed_at"`
 }
 
-// wokenRow is a row written by a statement that also notified its keys
-// (see wakeSQL), with the number of keys notified.
-type wokenRow struct {
-	workflowRow
-	Woken int64 `db:"woken"`
-}
-
 const workflowColumns = `id, name, status, input, output, error, executor_id, owner, app_version, app_name,
 	parent_id, queue_name, recovery_attempts, deadline_at, timeout_ms, priority, dedup_id, partition_key,
 	not_before, started_at, created_at, updated_at, completed_at`
@@ -102,7 +95,7 @@ func (s *Store) CreateWorkflow(ctx context.Context, p store.WorkflowCreateParams
 	var row workflowRow
 	var created bool
 	err := s.retry(ctx, idempotent, func() error {
-		var rows []wokenRow
+		var rows []workflowRow
 		err := s.db.SelectContext(ctx, &rows, `WITH t AS (SELECT coalesce($10::bigint, `+dbNow+`) AS t),
 			ins AS (
 				INSERT INTO workflows (id, name, status, input, executor_id, owner, app_version, app_name,
@@ -111,14 +104,14 @@ func (s *Store) CreateWorkflow(ctx context.Context, p store.WorkflowCreateParams
 				WHERE `+fmt.Sprintf(liveSQL, "$5::text")+`
 				ON CONFLICT (id) DO NOTHING
 				RETURNING `+workflowColumns+`)
-			SELECT `+workflowColumns+`, `+s.wakeSQL(`ARRAY[$11::text]`)+` AS woken FROM ins`,
+			SELECT `+workflowColumns+` FROM ins`,
 			p.ID, p.Name, p.Input, p.ExecutorID, p.Owner, p.ApplicationVersion, p.ApplicationName, p.ParentID,
-			millis(p.Deadline), nowArg(p.Now), store.KeyWorkflow(p.ID))
+			millis(p.Deadline), nowArg(p.Now))
 		if err != nil {
 			return err
 		}
 		if created = len(rows) == 1; created {
-			row = rows[0].workflowRow
+			row = rows[0]
 			return nil
 		}
 		err = s.db.GetContext(ctx, &row, `SELECT `+workflowColumns+` FROM workflows WHERE id = $1`, p.ID)
@@ -131,7 +124,7 @@ func (s *Store) CreateWorkflow(ctx context.Context, p store.WorkflowCreateParams
 		return store.Workflow{}, false, fmt.Errorf("create workflow %s: %w", p.ID, translate(err))
 	}
 	if created {
-		s.hub.notify(store.KeyWorkflow(p.ID))
+		s.wake(store.KeyWorkflow(p.ID))
 	}
 	return row.toStore(), created, nil
 }
@@ -226,17 +219,15 @@ func (s *Store) SetOutcome(ctx context.Context, p store.OutcomeParams) (bool, er
 	err := s.retry(ctx, idempotent, func() error {
 		var rows []struct {
 			Queue string `db:"queue_name"`
-			Woken int64  `db:"woken"`
 		}
 		err := s.db.SelectContext(ctx, &rows, `WITH u AS (
 				UPDATE workflows SET status = $2, output = $3, error = $4, completed_at = t.t, updated_at = t.t
 				FROM (SELECT coalesce($5::bigint, `+dbNow+`) AS t) AS t
 				WHERE id = $1 AND status = 'PENDING' AND `+fmt.Sprintf(ownedSQL, "$6::text")+`
 				RETURNING queue_name)
-			SELECT queue_name, `+s.wakeSQL(`ARRAY[$7::text, CASE WHEN queue_name <> '' THEN $8::text || queue_name END]`)+` AS woken
+			SELECT queue_name
 			FROM u`,
-			p.WorkflowID, p.Status, p.Output, p.Error, nowArg(p.Now), p.Owner,
-			store.KeyWorkflow(p.WorkflowID), store.KeyQueue(""))
+			p.WorkflowID, p.Status, p.Output, p.Error, nowArg(p.Now), p.Owner)
 		if err != nil {
 			return err
 		}
@@ -257,9 +248,9 @@ func (s *Store) SetOutcome(ctx context.Context, p store.OutcomeParams) (bool, er
 		return false, fmt.Errorf("set outcome of %s: %w", p.WorkflowID, translate(err))
 	}
 	if updated {
-		s.hub.notify(store.KeyWorkflow(p.WorkflowID))
+		s.wake(store.KeyWorkflow(p.WorkflowID))
 		if queue != "" {
-			s.hub.notify(store.KeyQueue(queue)) // a slot is free
+			s.wake(store.KeyQueue(queue)) // a slot is free
 		}
 	}
 	return updated, nil
@@ -280,7 +271,7 @@ func (s *Store) RecoverWorkflow(ctx context.Context, p store.RecoverParams) (sto
 	var row workflowRow
 	var changed bool
 	err := s.retry(ctx, k, func() error {
-		var rows []wokenRow
+		var rows []workflowRow
 		err := s.db.SelectContext(ctx, &rows, `WITH u AS (
 				UPDATE workflows SET recovery_attempts = recovery_attempts + 1, executor_id = $2, owner = $3,
 					updated_at = t.t,
@@ -289,14 +280,14 @@ func (s *Store) RecoverWorkflow(ctx context.Context, p store.RecoverParams) (sto
 				FROM (SELECT coalesce($7::bigint, `+dbNow+`) AS t) AS t
 				WHERE id = $1 AND status = 'PENDING' AND owner = $6 AND `+fmt.Sprintf(liveSQL, "$3::text")+`
 				RETURNING `+workflowColumns+`)
-			SELECT `+workflowColumns+`, `+s.wakeSQL(`ARRAY[$8::text]`)+` AS woken FROM u`,
+			SELECT `+workflowColumns+` FROM u`,
 			p.WorkflowID, p.ExecutorID, p.Owner, maxAttempts, store.StatusMaxRecoveryAttemptsExceeded, p.From,
-			nowArg(p.Now), store.KeyWorkflow(p.WorkflowID))
+			nowArg(p.Now))
 		if err != nil {
 			return err
 		}
 		if changed = len(rows) == 1; changed {
-			row = rows[0].workflowRow
+			row = rows[0]
 			return nil
 		}
 		if err := s.live(ctx, p.Owner); err != nil {
@@ -308,7 +299,7 @@ func (s *Store) RecoverWorkflow(ctx context.Context, p store.RecoverParams) (sto
 		return store.Workflow{}, fmt.Errorf("recover workflow %s: %w", p.WorkflowID, translate(err))
 	}
 	if changed {
-		s.hub.notify(store.KeyWorkflow(p.WorkflowID))
+		s.wake(store.KeyWorkflow(p.WorkflowID))
 	}
 	return row.toStore(), nil
 }
@@ -336,21 +327,19 @@ func (s *Store) CancelWorkflow(ctx context.Context, p store.CancelParams) (store
 	var row workflowRow
 	var changed bool
 	err := s.retry(ctx, idempotent, func() error {
-		var rows []wokenRow
+		var rows []workflowRow
 		err := s.db.SelectContext(ctx, &rows, `WITH u AS (
 				UPDATE workflows SET status = 'CANCELLED', error = $2, completed_at = t.t, updated_at = t.t
 				FROM (SELECT coalesce($3::bigint, `+dbNow+`) AS t) AS t
 				WHERE id = $1 AND status NOT IN ('SUCCESS', 'ERROR', 'CANCELLED')
 				RETURNING `+workflowColumns+`)
-			SELECT `+workflowColumns+`, `+s.wakeSQL(`ARRAY[$4::text,
-				CASE WHEN queue_name <> '' THEN $5::text || queue_name END,
-				CASE WHEN owner <> '' THEN $6::text || owner END]`)+` AS woken FROM u`,
-			p.WorkflowID, p.Reason, nowArg(p.Now), store.KeyWorkflow(p.WorkflowID), store.KeyQueue(""), store.KeyCancelled(""))
+			SELECT `+workflowColumns+` FROM u`,
+			p.WorkflowID, p.Reason, nowArg(p.Now))
 		if err != nil {
 			return err
 		}
 		if changed = len(rows) == 1; changed {
-			row = rows[0].workflowRow
+			row = rows[0]
 			return nil
 		}
 		return s.db.GetContext(ctx, &row, `SELECT `+workflowColumns+` FROM workflows WHERE id = $1`, p.WorkflowID)
@@ -359,12 +348,12 @@ func (s *Store) CancelWorkflow(ctx context.Context, p store.CancelParams) (store
 		return store.Workflow{}, fmt.Errorf("cancel workflow %s: %w", p.WorkflowID, translate(err))
 	}
 	if changed {
-		s.hub.notify(store.KeyWorkflow(row.ID))
+		s.wake(store.KeyWorkflow(row.ID))
 		if row.QueueName != "" {
-			s.hub.notify(store.KeyQueue(row.QueueName))
+			s.wake(store.KeyQueue(row.QueueName))
 		}
 		if row.Owner != "" {
-			s.hub.notify(store.KeyCancelled(row.Owner))
+			s.wake(store.KeyCancelled(row.Owner))
 		}
 	}
 	return row.toStore(), nil
