@@ -37,12 +37,13 @@ func (r stepRow) toStore() store.Step {
 }
 
 // RecordStep implements store.Store: one statement, one round trip, when
-// the step is new.
+// the step is new. Concurrent calls are written together (see group.go and
+// recordSteps); a step the batch did not insert is looked at alone, to say
+// why.
 func (s *Store) RecordStep(ctx context.Context, p store.StepParams) error {
-	st := p.Step
-	err := s.retry(ctx, idempotent, func() error { return recordStep(ctx, s.db, p.Owner, st) })
+	_, err := s.steps.do(ctx, p)
 	if err != nil {
-		return fmt.Errorf("record step %d of %s: %w", st.StepID, st.WorkflowID, translate(err))
+		return fmt.Errorf("record step %d of %s: %w", p.Step.StepID, p.Step.WorkflowID, translate(err))
 	}
 	return nil
 }

@@ -37,7 +37,8 @@ type Store struct {
 	db        *sqlx.DB
 	hub       *hub
 	listener  *listener
-	notifier  *notifier // sends the keys of this store's commits: see notify.go
+	notifier  *notifier                      // sends the keys of this store's commits: see notify.go
+	steps     *group[store.StepParams, none] // RecordStep's group commit: see group.go
 	schema    string
 	channel   string
 	closed    atomic.Bool // set by Close
@@ -78,6 +79,7 @@ func OpenConfig(ctx context.Context, c Config) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, hub: newHub(), schema: c.Schema, channel: channel(c.Schema)}
+	s.makeGroups()
 	l, err := listen(ctx, c.Conn.Copy(), s.channel, s.hub)
 	if err != nil {
 		db.Close()
