@@ -35,6 +35,32 @@ func (s *Store) makeGroups() {
 		},
 		key: func(p store.StepParams) string { return strconv.Itoa(p.Step.StepID) + "/" + p.Step.WorkflowID },
 	}}
+	s.outcomes = &group[store.OutcomeParams, outcome]{s: s, ops: ops[store.OutcomeParams, outcome]{
+		one: s.setOutcome,
+		many: func(ctx context.Context, ps []store.OutcomeParams) ([]bool, []outcome, error) {
+			return setOutcomes(ctx, s.db, ps)
+		},
+		refused: func(ctx context.Context, p store.OutcomeParams) (outcome, error) {
+			return outcome{}, s.retry(ctx, read, func() error { return s.notSet(ctx, p) })
+		},
+		key: func(p store.OutcomeParams) string { return p.WorkflowID },
+	}}
+	s.creates = &group[store.WorkflowCreateParams, creation]{s: s, ops: ops[store.WorkflowCreateParams, creation]{
+		one: s.createWorkflow,
+		many: func(ctx context.Context, ps []store.WorkflowCreateParams) ([]bool, []creation, error) {
+			return createWorkflows(ctx, s.db, ps)
+		},
+		refused: func(ctx context.Context, p store.WorkflowCreateParams) (creation, error) {
+			var c creation
+			err := s.retry(ctx, read, func() error {
+				var err error
+				c.row, err = s.notCreated(ctx, p)
+				return err
+			})
+			return c, err
+		},
+		key: func(p store.WorkflowCreateParams) string { return p.ID },
+	}}
 }
 
 // order returns the indexes of n items sorted by cmp: the order in which a
@@ -114,4 +140,95 @@ func recordSteps(ctx context.Context, q sqlx.QueryerContext, ps []store.StepPara
 		wrote[at[key{r.WorkflowID, r.StepID}]] = true
 	}
 	return wrote, nil
+}
+
+// setOutcomes sets outcomes, of distinct workflows, in one statement, each
+// on the conditions of setOutcome: its workflow must be PENDING and, with
+// an owner, that live instance's. It returns which it set, with their
+// workflows' queues.
+func setOutcomes(ctx context.Context, q sqlx.QueryerContext, ps []store.OutcomeParams) ([]bool, []outcome, error) {
+	n := len(ps)
+	idx := order(n, func(i, j int) int { return cmp.Compare(ps[i].WorkflowID, ps[j].WorkflowID) })
+	var (
+		ids, statuses, owners = make([]string, n), make([]string, n), make([]string, n)
+		outputs, errs         = make([][]byte, n), make([][]byte, n)
+		nows                  = make([]*int64, n)
+	)
+	for k, i := range idx {
+		p := ps[i]
+		ids[k], statuses[k], owners[k], outputs[k], errs[k], nows[k] = p.WorkflowID, string(p.Status), p.Owner, p.Output, p.Error, millisOrNil(p.Now)
+	}
+	var rows []struct {
+		ID    string `db:"id"`
+		Queue string `db:"queue_name"`
+	}
+	err := sqlx.SelectContext(ctx, q, &rows, `UPDATE workflows w
+		SET status = r.status, output = r.output, error = r.error, completed_at = r.t, updated_at = r.t
+		FROM (SELECT r.*, coalesce(r.now, `+dbNow+`) AS t
+			FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::bigint[], $6::text[])
+				AS r (id, status, output, error, now, owner)) AS r
+		WHERE w.id = r.id AND w.status = 'PENDING'
+			AND (r.owner = '' OR w.owner = r.owner AND EXISTS (SELECT 1 FROM instances WHERE id = r.owner AND NOT dead))
+		RETURNING w.id, w.queue_name`,
+		ids, statuses, outputs, errs, nows, owners)
+	if err != nil {
+		return nil, nil, err
+	}
+	at := make(map[string]int, n)
+	for i, p := range ps {
+		at[p.WorkflowID] = i
+	}
+	wrote, res := make([]bool, n), make([]outcome, n)
+	for _, r := range rows {
+		i := at[r.ID]
+		wrote[i], res[i] = true, outcome{updated: true, queue: r.Queue}
+	}
+	return wrote, res, nil
+}
+
+// createWorkflows inserts workflows, of distinct IDs, in one statement,
+// each on the conditions of createWorkflow: its ID must be free and its
+// owner, if any, a live instance, whose row it locks FOR KEY SHARE (see
+// liveSQL). It returns which it created, with their rows.
+func createWorkflows(ctx context.Context, q sqlx.QueryerContext, ps []store.WorkflowCreateParams) ([]bool, []creation, error) {
+	n := len(ps)
+	idx := order(n, func(i, j int) int { return cmp.Compare(ps[i].ID, ps[j].ID) })
+	var (
+		ids, names, execs, owners, versions, apps, parents = make([]string, n), make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		inputs    = make([][]byte, n)
+		deadlines = make([]int64, n)
+		nows      = make([]*int64, n)
+	)
+	for k, i := range idx {
+		p := ps[i]
+		ids[k], names[k], execs[k], owners[k], versions[k], apps[k], parents[k] = p.ID, p.Name, p.ExecutorID, p.Owner,
+			p.ApplicationVersion, p.ApplicationName, p.ParentID
+		inputs[k], deadlines[k], nows[k] = p.Input, millis(p.Deadline), millisOrNil(p.Now)
+	}
+	var rows []workflowRow
+	err := sqlx.SelectContext(ctx, q, &rows, `INSERT INTO workflows (id, name, status, input, executor_id, owner, app_version, app_name,
+			parent_id, recovery_attempts, deadline_at, created_at, updated_at)
+		SELECT r.id, r.name, 'PENDING', r.input, r.executor_id, r.owner, r.app_version, r.app_name, r.parent_id, 1, r.deadline_at, r.t, r.t
+		FROM (SELECT r.*, coalesce(r.now, `+dbNow+`) AS t
+			FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
+				WITH ORDINALITY AS r (id, name, input, executor_id, owner, app_version, app_name, parent_id, deadline_at, now, ord)) AS r
+		WHERE r.owner = '' OR EXISTS (SELECT 1 FROM instances WHERE id = r.owner AND NOT dead FOR KEY SHARE)
+		ORDER BY r.ord
+		ON CONFLICT (id) DO NOTHING
+		RETURNING `+workflowColumns,
+		ids, names, inputs, execs, owners, versions, apps, parents, deadlines, nows)
+	if err != nil {
+		return nil, nil, err
+	}
+	at := make(map[string]int, n)
+	for i, p := range ps {
+		at[p.ID] = i
+	}
+	wrote, res := make([]bool, n), make([]creation, n)
+	for _, r := range rows {
+		i := at[r.ID]
+		wrote[i], res[i] = true, creation{row: r, created: true}
+	}
+	return wrote, res, nil
 }

@@ -35,6 +35,15 @@
 // Now parameter is zero, the time is the database server's, and
 // heartbeats and leases always are.
 //
+// # Group commit
+//
+// The writes of running workflows (CreateWorkflow, RecordStep,
+// SetOutcome) that arrive while one of their kind is in flight are
+// written together when it returns: one statement, on each write's own
+// conditions, row by row, and one commit for the batch. A lone write
+// goes at once, with the single-row statement, and nothing waits on a
+// timer. Each caller gets the answer its own write would have had.
+//
 // # Errors
 //
 // A transient error (a lost connection, a serialization failure or a

@@ -10,11 +10,11 @@ import (
 	"github.com/dboslite/dboslite/store"
 )
 
-// Group commit. Each step of a running workflow is one statement that
-// commits on its own, and under concurrency the round trips and the
-// commits, on both sides, are what a workflow costs. So concurrent writes
-// of one kind are written together: one statement, one round trip, one
-// commit for the lot.
+// Group commit. Every write of a running workflow (its creation, its
+// steps, its outcome) is one statement that commits on its own, and under
+// concurrency the round trips and the commits, on both sides, are what a
+// workflow costs. So concurrent writes of one kind are written together:
+// one statement, one round trip, one commit for the lot.
 //
 // No goroutine of the store's own does it, and nothing waits on a timer.
 // A call that finds no batch of its kind in flight leads: it writes at

@@ -34,11 +34,14 @@ var (
 // database/sql, and one more connection that listens for the schema's
 // notifications.
 type Store struct {
-	db        *sqlx.DB
-	hub       *hub
-	listener  *listener
-	notifier  *notifier                      // sends the keys of this store's commits: see notify.go
-	steps     *group[store.StepParams, none] // RecordStep's group commit: see group.go
+	db       *sqlx.DB
+	hub      *hub
+	listener *listener
+	notifier *notifier // sends the keys of this store's commits: see notify.go
+	// Group commit of the writes of running workflows: see group.go.
+	steps     *group[store.StepParams, none]
+	outcomes  *group[store.OutcomeParams, outcome]
+	creates   *group[store.WorkflowCreateParams, creation]
 	schema    string
 	channel   string
 	closed    atomic.Bool // set by Close

@@ -88,12 +88,31 @@ const (
 	ownedSQL = `(%[1]s = '' OR owner = %[1]s AND EXISTS (SELECT 1 FROM instances WHERE id = %[1]s AND NOT dead))`
 )
 
-// CreateWorkflow implements store.Store. The insert, its condition that
-// the owner is a live instance, and the notification are one statement:
-// one round trip. Only a create that finds the ID taken reads the row.
+// CreateWorkflow implements store.Store. The insert and its condition
+// that the owner is a live instance are one statement: one round trip.
+// Only a create that finds the ID taken reads the row. Concurrent creates
+// are written together (see group.go and createWorkflows).
 func (s *Store) CreateWorkflow(ctx context.Context, p store.WorkflowCreateParams) (store.Workflow, bool, error) {
-	var row workflowRow
-	var created bool
+	c, err := s.creates.do(ctx, p)
+	if err != nil {
+		return store.Workflow{}, false, fmt.Errorf("create workflow %s: %w", p.ID, translate(err))
+	}
+	if c.created {
+		s.wake(store.KeyWorkflow(p.ID))
+	}
+	return c.row.toStore(), c.created, nil
+}
+
+// creation is what a create did: the row as stored, and whether the
+// create inserted it.
+type creation struct {
+	row     workflowRow
+	created bool
+}
+
+// createWorkflow is CreateWorkflow alone.
+func (s *Store) createWorkflow(ctx context.Context, p store.WorkflowCreateParams) (creation, error) {
+	var c creation
 	err := s.retry(ctx, idempotent, func() error {
 		var rows []workflowRow
 		err := s.db.SelectContext(ctx, &rows, `WITH t AS (SELECT coalesce($10::bigint, `+dbNow+`) AS t),
@@ -110,23 +129,26 @@ func (s *Store) CreateWorkflow(ctx context.Context, p store.WorkflowCreateParams
 		if err != nil {
 			return err
 		}
-		if created = len(rows) == 1; created {
-			row = rows[0]
+		if c.created = len(rows) == 1; c.created {
+			c.row = rows[0]
 			return nil
 		}
-		err = s.db.GetContext(ctx, &row, `SELECT `+workflowColumns+` FROM workflows WHERE id = $1`, p.ID)
-		if errors.Is(err, sql.ErrNoRows) && p.Owner != "" {
-			return store.ErrInstanceLost // not inserted, and no such row: the owner is not live
-		}
+		c.row, err = s.notCreated(ctx, p)
 		return err
 	})
-	if err != nil {
-		return store.Workflow{}, false, fmt.Errorf("create workflow %s: %w", p.ID, translate(err))
+	return c, err
+}
+
+// notCreated reads the row that a create found taken. Returns
+// store.ErrInstanceLost if there is none and the create had an owner: it
+// was refused as the owner is not live.
+func (s *Store) notCreated(ctx context.Context, p store.WorkflowCreateParams) (workflowRow, error) {
+	var row workflowRow
+	err := s.db.GetContext(ctx, &row, `SELECT `+workflowColumns+` FROM workflows WHERE id = $1`, p.ID)
+	if errors.Is(err, sql.ErrNoRows) && p.Owner != "" {
+		return row, store.ErrInstanceLost
 	}
-	if created {
-		s.wake(store.KeyWorkflow(p.ID))
-	}
-	return row.toStore(), created, nil
+	return row, err
 }
 
 // GetWorkflow implements store.Store.
@@ -207,16 +229,38 @@ func toStore(rows []workflowRow) []store.Workflow {
 	return out
 }
 
-// SetOutcome implements store.Store. The update, its fencing and the
-// notification of the workflow and of its queue are one statement; only
-// an outcome that is refused reads why.
+// SetOutcome implements store.Store. The update and its fencing are one
+// statement; only an outcome that is refused reads why. Concurrent
+// outcomes are written together (see group.go and setOutcomes).
 func (s *Store) SetOutcome(ctx context.Context, p store.OutcomeParams) (bool, error) {
 	if p.Status != store.StatusSuccess && p.Status != store.StatusError {
 		return false, fmt.Errorf("set outcome of %s: status %s is not an outcome", p.WorkflowID, p.Status)
 	}
-	var updated bool
-	var queue string
+	o, err := s.outcomes.do(ctx, p)
+	if err != nil {
+		return false, fmt.Errorf("set outcome of %s: %w", p.WorkflowID, translate(err))
+	}
+	if o.updated {
+		s.wake(store.KeyWorkflow(p.WorkflowID))
+		if o.queue != "" {
+			s.wake(store.KeyQueue(o.queue)) // a slot is free
+		}
+	}
+	return o.updated, nil
+}
+
+// outcome is what SetOutcome did: whether it set the outcome, and the
+// workflow's queue if it did.
+type outcome struct {
+	updated bool
+	queue   string
+}
+
+// setOutcome is SetOutcome alone.
+func (s *Store) setOutcome(ctx context.Context, p store.OutcomeParams) (outcome, error) {
+	var o outcome
 	err := s.retry(ctx, idempotent, func() error {
+		o = outcome{}
 		var rows []struct {
 			Queue string `db:"queue_name"`
 		}
@@ -231,29 +275,27 @@ func (s *Store) SetOutcome(ctx context.Context, p store.OutcomeParams) (bool, er
 		if err != nil {
 			return err
 		}
-		if updated = len(rows) == 1; updated {
-			queue = rows[0].Queue
+		if len(rows) == 1 {
+			o = outcome{updated: true, queue: rows[0].Queue}
 			return nil
 		}
-		var status string
-		if err := s.db.GetContext(ctx, &status, `SELECT status FROM workflows WHERE id = $1`, p.WorkflowID); err != nil {
-			return err
-		}
-		if status == string(store.StatusPending) {
-			return store.ErrNotOwner
-		}
-		return nil
+		return s.notSet(ctx, p)
 	})
-	if err != nil {
-		return false, fmt.Errorf("set outcome of %s: %w", p.WorkflowID, translate(err))
+	return o, err
+}
+
+// notSet says why an outcome was not set: store.ErrNotFound if the
+// workflow does not exist, store.ErrNotOwner if it is PENDING (so the
+// owner was not the caller), nil if it is not PENDING any more.
+func (s *Store) notSet(ctx context.Context, p store.OutcomeParams) error {
+	var status string
+	if err := s.db.GetContext(ctx, &status, `SELECT status FROM workflows WHERE id = $1`, p.WorkflowID); err != nil {
+		return err
 	}
-	if updated {
-		s.wake(store.KeyWorkflow(p.WorkflowID))
-		if queue != "" {
-			s.wake(store.KeyQueue(queue)) // a slot is free
-		}
+	if status == string(store.StatusPending) {
+		return store.ErrNotOwner
 	}
-	return updated, nil
+	return nil
 }
 
 // RecoverWorkflow implements store.Store. A recovery from an owner to
