@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/dboslite/dboslite/store"
@@ -90,6 +91,12 @@ func millisOrNil(t time.Time) *int64 {
 // CANCELLED and, with an owner, must be that live instance's; and it is
 // locked FOR SHARE, as recordStep does and for the same reason, so that a
 // step never lands after an adoption. It returns which steps it inserted.
+//
+// Each row finds its workflow in a LATERAL subquery, which the planner
+// keeps apart (it locks rows) and makes an index lookup by key however
+// small the table: joined plainly, the plan that pgx's prepared statement
+// caches while the table is small hashes the whole table on every batch
+// once it has grown, until the next ANALYZE.
 func recordSteps(ctx context.Context, q sqlx.QueryerContext, ps []store.StepParams) ([]bool, error) {
 	n := len(ps)
 	idx := order(n, func(i, j int) int {
@@ -115,12 +122,12 @@ func recordSteps(ctx context.Context, q sqlx.QueryerContext, ps []store.StepPara
 		SELECT w.id, r.step_id, r.name, r.output, r.error, r.child_id, coalesce(r.started_at, r.t), r.t
 		FROM (SELECT r.*, coalesce(r.completed_at, `+dbNow+`) AS t
 			FROM unnest($1::text[], $2::integer[], $3::text[], $4::bytea[], $5::bytea[], $6::text[], $7::bigint[], $8::bigint[], $9::text[])
-				WITH ORDINALITY AS r (workflow_id, step_id, name, output, error, child_id, started_at, completed_at, owner, ord)) AS r
-		JOIN workflows w ON w.id = r.workflow_id
-		WHERE w.status <> 'CANCELLED'
-			AND (r.owner = '' OR w.owner = r.owner AND EXISTS (SELECT 1 FROM instances WHERE id = r.owner AND NOT dead))
+				WITH ORDINALITY AS r (workflow_id, step_id, name, output, error, child_id, started_at, completed_at, owner, ord)) AS r,
+			LATERAL (SELECT w.id FROM workflows w
+				WHERE w.id = r.workflow_id AND w.status <> 'CANCELLED'
+					AND (r.owner = '' OR w.owner = r.owner AND EXISTS (SELECT 1 FROM instances WHERE id = r.owner AND NOT dead))
+				FOR SHARE) AS w
 		ORDER BY r.ord
-		FOR SHARE OF w
 		ON CONFLICT (workflow_id, step_id) DO NOTHING
 		RETURNING workflow_id, step_id`,
 		wfIDs, stepIDs, names, outputs, errs, children, started, completed, owners)
@@ -145,7 +152,7 @@ func recordSteps(ctx context.Context, q sqlx.QueryerContext, ps []store.StepPara
 // setOutcomes sets outcomes, of distinct workflows, in one statement, each
 // on the conditions of setOutcome: its workflow must be PENDING and, with
 // an owner, that live instance's. It returns which it set, with their
-// workflows' queues.
+// workflows' queues. The statement is planned at each run (see planned).
 func setOutcomes(ctx context.Context, q sqlx.QueryerContext, ps []store.OutcomeParams) ([]bool, []outcome, error) {
 	n := len(ps)
 	idx := order(n, func(i, j int) int { return cmp.Compare(ps[i].WorkflowID, ps[j].WorkflowID) })
@@ -170,7 +177,7 @@ func setOutcomes(ctx context.Context, q sqlx.QueryerContext, ps []store.OutcomeP
 		WHERE w.id = r.id AND w.status = 'PENDING'
 			AND (r.owner = '' OR w.owner = r.owner AND EXISTS (SELECT 1 FROM instances WHERE id = r.owner AND NOT dead))
 		RETURNING w.id, w.queue_name`,
-		ids, statuses, outputs, errs, nows, owners)
+		planned, ids, statuses, outputs, errs, nows, owners)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -232,3 +239,12 @@ func createWorkflows(ctx context.Context, q sqlx.QueryerContext, ps []store.Work
 	}
 	return wrote, res, nil
 }
+
+// planned, passed as a statement's first argument, has pgx run it as an
+// unnamed statement, which the server plans at each run, for its
+// arguments and the table as it is then. A prepared statement's cached
+// plan can be made while the table is small (a hash join over all of it,
+// say) and is kept until the next ANALYZE, minutes later: meanwhile, each
+// run reads the whole table. The price is planning each time, paid once
+// per batch.
+var planned = pgx.QueryExecModeCacheDescribe

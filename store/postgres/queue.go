@@ -134,7 +134,8 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Workflo
 			if !live {
 				return store.ErrInstanceLost
 			}
-			return tx.SelectContext(ctx, &rows, s.claimSQL(p.PartitionConcurrency > 0), claimArgs(p)...)
+			args := append([]any{planned}, claimArgs(p)...)
+			return tx.SelectContext(ctx, &rows, s.claimSQL(p.PartitionConcurrency > 0), args...)
 		})
 	})
 	if err != nil {
@@ -165,6 +166,12 @@ func claimArgs(p store.ClaimParams) []any {
 }
 
 // claimSQL returns the claim's statement, whose arguments are claimArgs'.
+//
+// The statement is planned at each run (see planned), and its update
+// finds the rows locked by their keys, = ANY of an array: the planner
+// cannot tell how many the LIMIT of a subquery leaves, guesses a tenth of
+// the queue, and joined with locked it would hash the whole table on
+// every claim.
 //
 // A partitioned queue ranks each partition's ready rows in claim order
 // and takes those whose rank fits in what the partition's PENDING rows
@@ -202,8 +209,8 @@ func (s *Store) claimSQL(partitioned bool) string {
 		UPDATE workflows SET status = 'PENDING', executor_id = $9, owner = $10, app_version = $7,
 			started_at = t.t, updated_at = t.t, recovery_attempts = recovery_attempts + 1,
 			deadline_at = CASE WHEN deadline_at = 0 AND timeout_ms > 0 THEN t.t + timeout_ms ELSE deadline_at END
-		FROM locked, t
-		WHERE id = locked.pid
+		FROM t
+		WHERE id = ANY (ARRAY(SELECT pid FROM locked))
 		RETURNING ` + workflowColumns + `, seq`
 }
 
