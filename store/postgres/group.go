@@ -162,7 +162,7 @@ func (g *group[A, R]) take() []*call[A, R] {
 	n := min(len(g.queue), maxGroup)
 	batch := make([]*call[A, R], 0, n)
 	var seen map[string]bool
-	if g.ops.key != nil {
+	if g.ops.key != nil && len(g.queue) > 1 {
 		seen = make(map[string]bool, n)
 	}
 	rest := g.queue[:0]
