@@ -16,7 +16,9 @@ import (
 // The statements of group commit (see group.go): each writes many calls
 // of one kind at once, on each call's own conditions, and says which it
 // wrote. Each takes its arguments as arrays, one per column, unnested
-// into rows: one statement whatever their number, so its plan is cached.
+// into rows: one statement text whatever their number. Each takes its
+// rows in the order of their keys, so that two batches lock the rows
+// they share in one order.
 
 // none is the result of a write whose caller learns only its error.
 type none = struct{}
@@ -64,9 +66,8 @@ func (s *Store) makeGroups() {
 	}}
 }
 
-// order returns the indexes of n items sorted by cmp: the order in which a
-// statement takes their rows, so that two statements lock the rows they
-// share in one order.
+// order returns the indexes of n items sorted by cmp: the order in which
+// a statement takes their rows.
 func order(n int, cmp func(i, j int) int) []int {
 	idx := make([]int, n)
 	for i := range idx {
