@@ -29,6 +29,11 @@ var (
 	// dead or unknown (CreateWorkflow, Claim, RecoverWorkflow).
 	ErrInstanceLost = errors.New("store: instance was declared dead")
 
+	// ErrOutcomeUnknown is returned by a write that is not safe to apply
+	// twice when the connection failed during its commit: it may or may
+	// not have committed. The caller must find out from the database.
+	ErrOutcomeUnknown = errors.New("store: the write may or may not have committed")
+
 	// ErrStreamClosed is returned by a write to a closed stream.
 	ErrStreamClosed = errors.New("store: stream is closed")
 

@@ -131,6 +131,7 @@ type ListParams struct {
 	ApplicationVersion string
 	IDPrefix           string
 	ParentID           string
+	Queue              string
 	Owner              string
 	UpdatedAfter       time.Time // rows changed at or after this time
 	Limit              int       // 0 means no limit

@@ -19,7 +19,7 @@ import (
 // RegisterInstance, ExpireInstances) when the connection failed, or its
 // context ended, while its COMMIT was under way: the write may or may not
 // have committed, so it is not tried again. The error wraps the cause.
-var ErrOutcomeUnknown = errors.New("postgres: the connection failed during the commit: the write may or may not have committed")
+var ErrOutcomeUnknown = store.ErrOutcomeUnknown
 
 // translate turns driver errors into store errors: no rows is
 // store.ErrNotFound. It is the one place that maps errors to the store's;

@@ -169,7 +169,7 @@ func (s *Store) ListWorkflows(ctx context.Context, p store.ListParams) ([]store.
 	}
 	for _, f := range []struct {
 		col, val string
-	}{{"name", p.Name}, {"executor_id", p.ExecutorID}, {"owner", p.Owner}, {"app_version", p.ApplicationVersion}, {"parent_id", p.ParentID}} {
+	}{{"name", p.Name}, {"executor_id", p.ExecutorID}, {"owner", p.Owner}, {"app_version", p.ApplicationVersion}, {"parent_id", p.ParentID}, {"queue_name", p.Queue}} {
 		if f.val != "" {
 			where = append(where, f.col+" = "+arg(f.val))
 		}
