@@ -42,6 +42,11 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Option) 
 	t.Run("Fencing", func(t *testing.T) { testFencing(t, newStore) })
 	t.Run("NoWorkForTheDead", func(t *testing.T) { testNoWorkForTheDead(t, newStore) })
 	t.Run("ConcurrentAdoption", func(t *testing.T) { testConcurrentAdoption(t, newStore, c.shared) })
+	t.Run("ConcurrentClaimLimits", func(t *testing.T) { testConcurrentClaimLimits(t, newStore, c.shared) })
+	t.Run("ConcurrentDeduplication", func(t *testing.T) { testConcurrentDeduplication(t, newStore, c.shared) })
+	t.Run("ConcurrentStreamWrites", func(t *testing.T) { testConcurrentStreamWrites(t, newStore, c.shared) })
+	t.Run("ConcurrentConsumers", func(t *testing.T) { testConcurrentConsumers(t, newStore, c.shared) })
+	t.Run("ConcurrentLeases", func(t *testing.T) { testConcurrentLeases(t, newStore, c.shared) })
 	t.Run("Close", func(t *testing.T) { testClose(t, newStore) })
 }
 
