@@ -156,7 +156,7 @@ func (e *Engine) finish(ctx context.Context, r *run, st *wfState, value any, err
 		if errors.Is(cause, ErrDeadlineExceeded) {
 			reason = cause
 		}
-		wf, cerr := e.cancelWorkflow(wctx, r.id, reason)
+		wf, cerr := e.cancelWorkflow(wctx, r.id, reason, true)
 		if cerr != nil {
 			e.retryLater(r, cerr)
 			return

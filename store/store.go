@@ -158,6 +158,10 @@ type Store interface {
 	// heartbeat, taken from the database's clock.
 	RegisterInstance(ctx context.Context, p InstanceParams) (Instance, error)
 
+	// KnownWorkflow reports whether an instance, live or long gone, ever
+	// registered a workflow of this name.
+	KnownWorkflow(ctx context.Context, name string) (bool, error)
+
 	// Heartbeat renews an instance's heartbeat from the database's clock.
 	// It returns ErrInstanceLost, and renews nothing, if the instance was
 	// stopped or declared dead: another instance may have adopted its
