@@ -161,8 +161,13 @@ func (s *Store) WriteStream(ctx context.Context, p store.StreamWrite) error {
 		if !p.Close {
 			value = p.Value
 		}
-		if _, err := tx.Exec(`INSERT INTO streams (workflow_id, key, pos, value, closed, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			p.WorkflowID, p.Key, next, value, p.Close, millis(now(p.Now))); err != nil {
+		var stepID sql.NullInt64 // NULL when written from inside a step
+		if p.Step != nil {
+			stepID = sql.NullInt64{Int64: int64(p.Step.StepID), Valid: true}
+		}
+		if _, err := tx.Exec(`INSERT INTO streams (workflow_id, key, pos, value, closed, created_at, step_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			p.WorkflowID, p.Key, next, value, p.Close, millis(now(p.Now)), stepID); err != nil {
 			return err
 		}
 		if p.Step != nil {
