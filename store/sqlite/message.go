@@ -38,6 +38,9 @@ func (s *Store) Send(ctx context.Context, p store.SendParams) error {
 
 // ConsumeMessage implements store.Store.
 func (s *Store) ConsumeMessage(ctx context.Context, p store.ConsumeParams) ([]byte, bool, error) {
+	if s.readOnly {
+		return nil, false, fmt.Errorf("receive %q for %s: %w", p.Topic, p.WorkflowID, store.ErrReadOnly)
+	}
 	// A waiter checks after every wake-up, most of them for other
 	// workflows' writes: look on a reader first, and take the write lock
 	// only when there is a message to take.
