@@ -6,7 +6,9 @@ import (
 )
 
 var (
-	// ErrNotFound is returned when no workflow has the requested ID.
+	// ErrNotFound is returned when no workflow has the requested ID, and
+	// by OpenWith with OpenOptions.Existing for a database that does not
+	// exist.
 	ErrNotFound = errors.New("store: workflow not found")
 
 	// ErrConflict is returned when a write would change a record that is

@@ -48,7 +48,8 @@ type DeleteParams struct {
 
 // GCParams say which finished workflows CollectGarbage deletes: those
 // that completed before CompletedBefore, if set, and those beyond the
-// KeepNewest most recently created finished ones, if positive.
+// KeepNewest most recently created finished ones, if positive. With
+// neither, it deletes nothing.
 type GCParams struct {
 	CompletedBefore time.Time
 	KeepNewest      int

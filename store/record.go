@@ -146,7 +146,11 @@ type ListParams struct {
 	Descending bool
 	// After, if set, is the Position of a row of an earlier page: the
 	// listing starts after it, in the same order. Rows inserted while
-	// pages are read never make a row be listed twice or be skipped.
+	// pages are read never make a row be listed twice or be skipped. A
+	// page may hold fewer than Limit rows, or none, while rows inserted
+	// before others have not committed (PostgreSQL holds back what a
+	// transaction still open could yet precede): it is not the end of
+	// the listing, and the next page lists them.
 	After string
 	// NoPayloads leaves Input, Output and Error empty, for listings
 	// that do not show them.

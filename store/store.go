@@ -19,8 +19,10 @@ type Store interface {
 	// GetWorkflow returns the workflow with this ID, or ErrNotFound.
 	GetWorkflow(ctx context.Context, id string) (Workflow, error)
 
-	// ListWorkflows returns the workflows matching p, oldest first. A
-	// status that is not one of the Status constants is an error.
+	// ListWorkflows returns the workflows matching p in the order they
+	// were inserted, oldest first (newest first with p.Descending). A
+	// status that is not one of the Status constants is an error, as is
+	// an After that is not a Position of this store.
 	ListWorkflows(ctx context.Context, p ListParams) ([]Workflow, error)
 
 	// RecordStep records the outcome of step p.Step.StepID of workflow
@@ -125,7 +127,8 @@ type Store interface {
 	// unrecorded step: one with a queue becomes ENQUEUED in it, one
 	// without becomes PENDING with no owner, for a live engine to adopt.
 	// Its RecoveryAttempts, deadline, output, error and completion time
-	// are cleared. A workflow that is PENDING or ENQUEUED is returned
+	// are cleared, as are its claim time and its deduplication ID, which
+	// another workflow may hold by now. A workflow that is PENDING or ENQUEUED is returned
 	// unchanged, as is one that ended in SUCCESS (the caller decides
 	// whether that is an error). Returns the row after the call, or
 	// ErrNotFound.

@@ -145,8 +145,12 @@ func (s *Store) Orphans(ctx context.Context, p store.OrphanParams) ([]store.Work
 // forgetDead deletes dead instances that own no PENDING workflow. It
 // first locks the dead instances FOR UPDATE, which waits for every write
 // still giving one of them a workflow (see liveSQL), and only then, in a
-// statement that sees those writes, deletes the ones that own nothing.
+// statement that sees those writes, deletes the ones that own nothing. A
+// read-only store leaves them.
 func (s *Store) forgetDead(ctx context.Context) error {
+	if s.readOnly {
+		return nil // the dead stay, for a store that may write to forget
+	}
 	err := s.retry(ctx, idempotent, func() error {
 		return s.inTx(ctx, func(tx *sqlx.Tx) error {
 			var dead []string

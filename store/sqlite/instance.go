@@ -139,8 +139,12 @@ func (s *Store) Orphans(ctx context.Context, p store.OrphanParams) ([]store.Work
 
 // forgetDead deletes dead instances that own no PENDING workflow, when
 // there are any: it looks on a reader first, so that dead instances kept
-// by their orphans cost no write on every call.
+// by their orphans cost no write on every call. A read-only store leaves
+// them.
 func (s *Store) forgetDead(ctx context.Context) error {
+	if s.readOnly {
+		return nil // the dead stay, for a store that may write to forget
+	}
 	const forgettable = `dead = 1 AND NOT EXISTS
 		(SELECT 1 FROM workflows WHERE status = 'PENDING' AND owner = instances.id)`
 	var n int
