@@ -54,7 +54,7 @@ func ExampleEngine_ListWorkflows() {
 		report.Run(ctx, day, durable.WithID("report-"+day)) // both fail
 	}
 
-	q := durable.ListQuery{Statuses: []durable.Status{durable.StatusError}, NewestFirst: true, Limit: 1}
+	q := durable.ListQuery{Statuses: []durable.Status{durable.StatusError}, NewestFirst: true, Limit: 2}
 	for {
 		page, err := eng.ListWorkflows(ctx, q)
 		if err != nil {
@@ -63,8 +63,8 @@ func ExampleEngine_ListWorkflows() {
 		for _, wf := range page.Workflows {
 			fmt.Println(wf.ID, wf.Status, wf.Error)
 		}
-		if page.Next == "" {
-			break
+		if len(page.Workflows) < q.Limit {
+			break // the last page
 		}
 		q.After = page.Next
 	}

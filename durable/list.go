@@ -46,8 +46,12 @@ type ListQuery struct {
 // WorkflowPage is one page of a listing.
 type WorkflowPage struct {
 	Workflows []WorkflowStatus
-	// Next is the query's After for the next page, empty after the last
-	// page.
+	// Next is the query's After for the next page: it goes on after this
+	// page's last workflow. A page with fewer than Limit workflows has
+	// reached the end, for now: workflows created later are listed after
+	// Next. (On PostgreSQL a page may also come short while a transaction
+	// that created a workflow is still open: the listing holds back what
+	// could otherwise be skipped.) Empty when the page is empty.
 	Next string
 }
 
@@ -89,7 +93,7 @@ func (e *Engine) ListWorkflows(ctx context.Context, q ListQuery) (WorkflowPage, 
 		}
 		page.Workflows[i] = ws
 	}
-	if q.Limit > 0 && len(wfs) == q.Limit {
+	if len(wfs) > 0 {
 		page.Next = wfs[len(wfs)-1].Position
 	}
 	return page, nil

@@ -310,10 +310,13 @@ func TestCancelCreatedBeforeIsAGlobalTimeout(t *testing.T) {
 		_, err := durable.Enqueue[int](ctx, e, "unserved", "job", i, durable.WithID(fmt.Sprint("old-", i)))
 		is.NoErr(err)
 	}
+	// Times are kept to the millisecond: keep the cutoff clear of both.
+	time.Sleep(5 * time.Millisecond)
 	cutoff := time.Now()
+	time.Sleep(5 * time.Millisecond)
 	_, err := durable.Enqueue[int](ctx, e, "unserved", "job", 9, durable.WithID("new"))
 	is.NoErr(err)
-	n, err := e.CancelCreatedBefore(ctx, cutoff.Add(time.Millisecond))
+	n, err := e.CancelCreatedBefore(ctx, cutoff)
 	is.NoErr(err)
 	is.Equal(n, 3)
 	is.Equal(v.workflow("old-0").Status, store.StatusCancelled)
@@ -344,7 +347,11 @@ func TestPagingListsEachWorkflowOnceWhileMoreAreCreated(t *testing.T) {
 	var order []string
 	q := durable.ListQuery{Limit: 97, Name: "job"}
 	writing := true
-	for writing || q.After != "" || len(order) < writers*each {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if time.Now().After(deadline) {
+			t.Fatalf("listed %d of %d workflows in two minutes", len(seen), writers*each)
+		}
 		if writing {
 			done := make(chan struct{})
 			go func() { wg.Wait(); close(done) }()
@@ -362,7 +369,8 @@ func TestPagingListsEachWorkflowOnceWhileMoreAreCreated(t *testing.T) {
 		}
 		if page.Next != "" {
 			q.After = page.Next
-		} else if !writing && len(order) >= writers*each {
+		}
+		if !writing && len(order) >= writers*each {
 			break
 		}
 	}

@@ -215,7 +215,7 @@ func (e *Engine) CancelCreatedBefore(ctx context.Context, cutoff time.Time) (int
 				n++
 			}
 		}
-		if page.Next == "" {
+		if len(page.Workflows) < q.Limit {
 			return n, nil
 		}
 		q.After = page.Next

@@ -152,7 +152,7 @@ type ListParams struct {
 	// transaction still open could yet precede): it is not the end of
 	// the listing, and the next page lists them.
 	After string
-	// NoPayloads leaves Input, Output and Error empty, for listings
+	// NoPayloads leaves Input and Output empty (Error stays), for listings
 	// that do not show them.
 	NoPayloads bool
 	Limit      int // 0 means no limit

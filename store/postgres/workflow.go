@@ -43,9 +43,8 @@ type workflowRow struct {
 // the payloads.
 const (
 	workflowColumns = `insert_xid, seq, id, name, status, input, output, error, ` + restColumns
-	listColumns     = `insert_xid, seq, id, name, status, NULL::bytea AS input, NULL::bytea AS output,
-		NULL::bytea AS error, ` + restColumns
-	restColumns = `executor_id, owner, app_version, app_name,
+	listColumns     = `insert_xid, seq, id, name, status, NULL::bytea AS input, NULL::bytea AS output, error, ` + restColumns
+	restColumns     = `executor_id, owner, app_version, app_name,
 	parent_id, queue_name, recovery_attempts, deadline_at, timeout_ms, priority, dedup_id, partition_key,
 	not_before, started_at, created_at, updated_at, completed_at`
 )

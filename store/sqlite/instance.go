@@ -42,10 +42,18 @@ func (r instanceRow) toStore() store.Instance {
 func (s *Store) RegisterInstance(ctx context.Context, p store.InstanceParams) (store.Instance, error) {
 	var row instanceRow
 	err := s.w.do(ctx, nil, func(tx *sqlx.Tx) error {
-		return tx.Get(&row, `INSERT INTO instances (id, executor_id, app_version, app_name, host, pid, process_start,
+		if err := tx.Get(&row, `INSERT INTO instances (id, executor_id, app_version, app_name, host, pid, process_start,
 				started_at, heartbeat_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, `+dbNow+`, `+dbNow+`) RETURNING `+instanceColumns,
-			p.ID, p.ExecutorID, p.ApplicationVersion, p.ApplicationName, p.Host, p.PID, p.ProcessStart)
+			p.ID, p.ExecutorID, p.ApplicationVersion, p.ApplicationName, p.Host, p.PID, p.ProcessStart); err != nil {
+			return err
+		}
+		if len(p.Workflows) == 0 {
+			return nil
+		}
+		_, err := tx.Exec(`INSERT INTO workflow_names (name) SELECT value FROM json_each(?) WHERE true
+			ON CONFLICT (name) DO NOTHING`, jsonList(p.Workflows))
+		return err
 	})
 	if err != nil {
 		return store.Instance{}, fmt.Errorf("register instance %s: %w", p.ID, translate(err))
@@ -159,4 +167,13 @@ func (s *Store) forgetDead(ctx context.Context) error {
 		return fmt.Errorf("forget dead instances: %w", translate(err))
 	}
 	return nil
+}
+
+// KnownWorkflow implements store.Store.
+func (s *Store) KnownWorkflow(ctx context.Context, name string) (bool, error) {
+	var n int
+	if err := s.reader.GetContext(ctx, &n, `SELECT count(*) FROM workflow_names WHERE name = ?`, name); err != nil {
+		return false, fmt.Errorf("look up workflow name %q: %w", name, s.readErr(err))
+	}
+	return n > 0, nil
 }

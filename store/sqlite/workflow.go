@@ -45,7 +45,7 @@ type workflowRow struct {
 // the payloads.
 const (
 	workflowColumns = `rowid AS seq, id, name, status, input, output, error, ` + restColumns
-	listColumns     = `rowid AS seq, id, name, status, NULL AS input, NULL AS output, NULL AS error, ` + restColumns
+	listColumns     = `rowid AS seq, id, name, status, NULL AS input, NULL AS output, error, ` + restColumns
 	restColumns     = `executor_id, owner, app_version, app_name,
 	parent_id, queue_name, recovery_attempts, deadline_at, timeout_ms, priority, dedup_id, partition_key,
 	not_before, started_at, created_at, updated_at, completed_at`
