@@ -3,7 +3,6 @@ package durable
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -61,14 +60,9 @@ func (e *Engine) dispatcher(name string) *dispatcher {
 // startDispatchers starts one goroutine per registered queue, under the
 // engine's lifetime.
 func (e *Engine) startDispatchers() {
+	w := dispatch.Worker{ExecutorID: e.cfg.ExecutorID, ApplicationVersion: e.cfg.ApplicationVersion, Names: e.registeredNames()}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	names := make([]string, 0, len(e.registry))
-	for n := range e.registry {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	w := dispatch.Worker{ExecutorID: e.cfg.ExecutorID, ApplicationVersion: e.cfg.ApplicationVersion, Names: names}
 	for _, d := range e.queues {
 		e.loops.Go(func() { d.loop(e.life, w) })
 	}

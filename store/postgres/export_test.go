@@ -16,3 +16,13 @@ func (s *Store) SetListenerIdle(d time.Duration) { s.listener.idle.Store(int64(d
 // SetListenerPause sets the first pause before the listening connection
 // is made again.
 func (s *Store) SetListenerPause(d time.Duration) { s.listener.pause.Store(int64(d)) }
+
+// Notifying reports whether the store runs a notifier.
+func (s *Store) Notifying() bool { return s.notifier != nil }
+
+// ListQuery and GCQuery return the statements ListWorkflows and
+// CollectGarbage run, for tests of their plans.
+var (
+	ListQuery = listQuery
+	GCQuery   = gcQuery
+)
