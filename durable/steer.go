@@ -152,29 +152,48 @@ type Retention struct {
 	KeepNewest      int
 }
 
-// gcBatch is how many workflows one transaction of CollectGarbage
-// deletes: small enough that the write lock is held briefly, so the
-// engines using the database keep their pace.
-const gcBatch = 1000
+// Retention yields the database to the workflows that use it: it deletes
+// gcBatch workflows per transaction, then waits twice as long as that
+// took (at least gcPauseMin), so it backs off while the database is busy.
+// On SQLite, whose one writer every other write waits for, an engine
+// running workflows one at a time then keeps most of its pace; an idle
+// database loses several thousand finished workflows a second.
+const (
+	gcBatch    = 10
+	gcPauseMin = time.Millisecond
+	gcPauseMax = 50 * time.Millisecond
+)
 
 // CollectGarbage deletes the finished workflows r selects (SUCCESS,
 // ERROR, CANCELLED, MAX_RECOVERY_ATTEMPTS_EXCEEDED), with their steps,
-// messages, event history and streams, in short batches, and returns how
-// many it deleted. A CompletedBefore in the future, or a Retention that
-// selects nothing, is ErrInvalidRetention.
+// messages, event history and streams, in short batches paced to leave
+// the database to the workflows that use it, and returns how many it
+// deleted. A CompletedBefore in the future, or a Retention that selects
+// nothing, is ErrInvalidRetention.
 func (e *Engine) CollectGarbage(ctx context.Context, r Retention) (int, error) {
 	if err := r.check(e.now()); err != nil {
 		return 0, err
 	}
 	total := 0
+	pause := time.NewTimer(0)
+	defer pause.Stop()
+	<-pause.C
 	for {
+		start := time.Now()
 		n, err := e.store.CollectGarbage(ctx, store.GCParams{CompletedBefore: r.CompletedBefore, KeepNewest: r.KeepNewest, Batch: gcBatch})
+		took := time.Since(start)
 		total += n
 		if err != nil {
 			return total, fmt.Errorf("%w: collect garbage: %w", ErrSystemDatabase, err)
 		}
 		if n < gcBatch {
 			return total, nil
+		}
+		pause.Reset(min(gcPauseMax, max(gcPauseMin, 2*took)))
+		select {
+		case <-pause.C:
+		case <-ctx.Done():
+			return total, context.Cause(ctx)
 		}
 	}
 }
