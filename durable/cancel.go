@@ -18,15 +18,17 @@ import (
 // ErrWorkflowCancelled. A CANCELLED workflow is never overwritten by a
 // late result. Cancelling a finished or cancelled workflow changes
 // nothing; an unknown ID is ErrWorkflowNotFound.
-func (e *Engine) Cancel(ctx context.Context, id string) error {
-	_, err := e.cancelWorkflow(ctx, id, nil)
+//
+// WithChildren(false) cancels the workflow alone.
+func (e *Engine) Cancel(ctx context.Context, id string, opts ...TreeOption) error {
+	_, err := e.cancelWorkflow(ctx, id, nil, children(opts, true))
 	return err
 }
 
 // cancelWorkflow cancels a workflow and its active children, keeping reason (an
 // error, or nil) as the cancellation's cause. It returns the workflow's
 // row after the cancel.
-func (e *Engine) cancelWorkflow(ctx context.Context, id string, reason error) (store.Workflow, error) {
+func (e *Engine) cancelWorkflow(ctx context.Context, id string, reason error, withChildren bool) (store.Workflow, error) {
 	wf, err := e.store.CancelWorkflow(ctx, store.CancelParams{WorkflowID: id, Reason: e.encodeError(reason), Now: e.now()})
 	if errors.Is(err, store.ErrNotFound) {
 		return wf, fmt.Errorf("%w: %q", ErrWorkflowNotFound, id)
@@ -37,6 +39,9 @@ func (e *Engine) cancelWorkflow(ctx context.Context, id string, reason error) (s
 	if wf.Status == store.StatusCancelled {
 		e.cancelLocal(id, reason)
 	}
+	if !withChildren {
+		return wf, nil
+	}
 	children, err := e.store.ListWorkflows(ctx, store.ListParams{
 		ParentID: id,
 		Statuses: []store.Status{store.StatusPending, store.StatusEnqueued},
@@ -46,7 +51,7 @@ func (e *Engine) cancelWorkflow(ctx context.Context, id string, reason error) (s
 	}
 	var errs []error
 	for _, c := range children {
-		if _, err := e.cancelWorkflow(ctx, c.ID, reason); err != nil {
+		if _, err := e.cancelWorkflow(ctx, c.ID, reason, true); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -55,7 +60,7 @@ func (e *Engine) cancelWorkflow(ctx context.Context, id string, reason error) (s
 
 // expire cancels a workflow whose deadline passed.
 func (e *Engine) expire(id string) {
-	if _, err := e.cancelWorkflow(e.life, id, deadlineCause(id)); err != nil && e.life.Err() == nil {
+	if _, err := e.cancelWorkflow(e.life, id, deadlineCause(id), true); err != nil && e.life.Err() == nil {
 		e.log.Error("durable: cancel workflow at its deadline", "workflow", id, "err", err)
 	}
 }

@@ -73,6 +73,17 @@ type Config struct {
 	// never suspends.
 	SuspendSleepsOver time.Duration
 
+	// RetainFor, if positive, makes the engine delete, every
+	// RetentionInterval from Launch on, the finished workflows that
+	// completed longer than RetainFor ago (see CollectGarbage).
+	RetainFor time.Duration
+	// RetainNewest, if positive, makes the engine keep only that many
+	// finished workflows, the most recently created, in the same pass.
+	RetainNewest int
+	// RetentionInterval is how often the engine applies RetainFor and
+	// RetainNewest. Defaults to a minute.
+	RetentionInterval time.Duration
+
 	// Codec encodes inputs, outputs and step results. Defaults to JSON.
 	Codec Codec
 
@@ -113,6 +124,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxRecoveryAttempts == 0 {
 		c.MaxRecoveryAttempts = DefaultMaxRecoveryAttempts
 	}
+	if c.RetentionInterval == 0 {
+		c.RetentionInterval = time.Minute
+	}
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = time.Second
 	}
@@ -145,6 +159,8 @@ func (c Config) validate() error {
 	switch {
 	case c.AppName == "":
 		return fmt.Errorf("%w: AppName is required", ErrInvalidConfig)
+	case c.RetainFor < 0 || c.RetainNewest < 0 || c.RetentionInterval < 0:
+		return fmt.Errorf("%w: RetainFor, RetainNewest and RetentionInterval may not be negative", ErrInvalidConfig)
 	case c.HeartbeatInterval < 0:
 		return fmt.Errorf("%w: HeartbeatInterval is negative", ErrInvalidConfig)
 	case c.InstanceLease < 2*c.HeartbeatInterval:

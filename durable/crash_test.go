@@ -118,11 +118,15 @@ func buildHelper(t *testing.T, name string) string {
 		goBin, err = exec.LookPath("go")
 		is.NoErr(err) // a go command to build the helper
 	}
-	bin := filepath.Join(t.TempDir(), name)
+	pkg := "../testdata/" + name
+	if strings.HasPrefix(name, "../") {
+		pkg = name // a program elsewhere in the module, such as an example
+	}
+	bin := filepath.Join(t.TempDir(), filepath.Base(name))
 	if runtime.GOOS == "windows" {
 		bin += ".exe"
 	}
-	cmd := exec.Command(goBin, "build", "-o", bin, "../testdata/"+name)
+	cmd := exec.Command(goBin, "build", "-o", bin, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	start := time.Now()
 	out, err := cmd.CombinedOutput()

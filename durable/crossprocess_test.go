@@ -38,9 +38,13 @@ func TestMain(m *testing.M) {
 }
 
 // helperMain is the other process: "send URL DEST TOPIC MSG" or
-// "cancel URL ID", through an engine of its own.
+// "cancel URL ID", through an engine of its own, or "client URL"
+// (clientMain).
 func helperMain(args []string) error {
 	ctx := context.Background()
+	if args[0] == "client" {
+		return clientMain(ctx, args[1])
+	}
 	e, err := durable.New(durable.Config{AppName: "helper", SystemDatabaseURL: args[1], ExecutorID: "helper",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {

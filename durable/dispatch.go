@@ -3,7 +3,6 @@ package durable
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -43,6 +42,11 @@ type dispatcher struct {
 
 	mu      sync.Mutex
 	running int // workflows of this queue running in this process
+
+	// strays is set when workflows this dispatcher claimed may be held by
+	// this instance and run nowhere; only the dispatcher's goroutine uses
+	// it.
+	strays bool
 }
 
 // dispatcher returns the dispatcher of a queue this process serves, or
@@ -56,14 +60,9 @@ func (e *Engine) dispatcher(name string) *dispatcher {
 // startDispatchers starts one goroutine per registered queue, under the
 // engine's lifetime.
 func (e *Engine) startDispatchers() {
+	w := dispatch.Worker{ExecutorID: e.cfg.ExecutorID, ApplicationVersion: e.cfg.ApplicationVersion, Names: e.registeredNames()}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	names := make([]string, 0, len(e.registry))
-	for n := range e.registry {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	w := dispatch.Worker{ExecutorID: e.cfg.ExecutorID, ApplicationVersion: e.cfg.ApplicationVersion, Names: names}
 	for _, d := range e.queues {
 		e.loops.Go(func() { d.loop(e.life, w) })
 	}
@@ -149,6 +148,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // it launched and whether it took a full batch.
 func (d *dispatcher) claim(ctx context.Context, w dispatch.Worker) (int, bool) {
 	w.Owner = d.e.instanceID() // it changes if this engine was declared dead
+	if d.strays {
+		d.strays = !d.putBack(ctx, w.Owner)
+	}
 	d.mu.Lock()
 	// Now zero: claims, rate windows and delays go by the database's
 	// clock, shared by every machine (see store's doc, Clocks).
@@ -159,6 +161,9 @@ func (d *dispatcher) claim(ctx context.Context, w dispatch.Worker) (int, bool) {
 	}
 	wfs, err := d.e.store.Claim(ctx, p)
 	if err != nil {
+		// The claim may have committed (store.ErrOutcomeUnknown): what it
+		// took is this instance's and runs nowhere. Look before the next.
+		d.strays = true
 		if ctx.Err() == nil {
 			d.e.log.Error("durable: claim from queue", "queue", d.q.Name, "err", err)
 		}
@@ -175,7 +180,8 @@ func (d *dispatcher) claim(ctx context.Context, w dispatch.Worker) (int, bool) {
 
 // start launches a claimed workflow. One that cannot start (the engine is
 // shutting down, its steps cannot be read) stays PENDING, owned by this
-// instance, and goes back to its queue when the instance is gone.
+// instance: the dispatcher puts it back before its next claim, or, if the
+// engine stops, adoption does.
 func (d *dispatcher) start(ctx context.Context, wf store.Workflow) {
 	var steps []store.Step
 	var err error
@@ -183,7 +189,8 @@ func (d *dispatcher) start(ctx context.Context, wf store.Workflow) {
 		// Claimed before: resume from its recorded steps.
 		if steps, err = d.e.store.Steps(ctx, wf.ID); err != nil {
 			d.release()
-			d.e.log.Error("durable: read steps of a dequeued workflow; it stays PENDING", "workflow", wf.ID, "err", err)
+			d.strays = true
+			d.e.log.Error("durable: read steps of a dequeued workflow; it goes back to its queue", "workflow", wf.ID, "err", err)
 			return
 		}
 	}
@@ -195,4 +202,31 @@ func (d *dispatcher) start(ctx context.Context, wf store.Workflow) {
 	if _, started, err := d.e.launch(reg, wf, steps); err != nil || !started {
 		d.release()
 	}
+}
+
+// putBack returns to the queue the workflows of it that owner holds but
+// runs nowhere: those a claim with an unknown outcome took, or that could
+// not start. Only this dispatcher claims for owner in this queue, and it
+// is not claiming now, so any such workflow not running here is a stray.
+// It reports whether it looked.
+func (d *dispatcher) putBack(ctx context.Context, owner string) bool {
+	held, err := d.e.store.ListWorkflows(ctx, store.ListParams{
+		Statuses: []store.Status{store.StatusPending}, Queue: d.q.Name, Owner: owner,
+	})
+	if err != nil {
+		return false
+	}
+	for _, wf := range held {
+		if d.e.activeRun(wf.ID) != nil {
+			continue
+		}
+		maxAttempts := d.e.cfg.MaxRecoveryAttempts
+		if reg := d.e.registered(wf.Name); reg != nil {
+			maxAttempts = reg.maxRecovery
+		}
+		if err := d.e.requeue(ctx, wf, maxAttempts); err != nil {
+			return false
+		}
+	}
+	return true
 }

@@ -48,6 +48,7 @@ type Engine struct {
 	executing int
 	busy      chan struct{}
 	idle      chan struct{}
+	adoptNow  chan struct{}   // see adoptSoon
 	instance  string          // this engine's live instance, from Launch on
 	warned    map[string]bool // workflows already reported as not adoptable
 	// shutdownDone closes when the first Shutdown has finished, with
@@ -85,6 +86,7 @@ func New(cfg Config) (*Engine, error) {
 	e.wakeups = wakeups{resume: e.resume, now: cfg.Now}
 	e.busy = make(chan struct{}, 1)
 	e.idle = make(chan struct{}, 1)
+	e.adoptNow = make(chan struct{}, 1)
 	return e, nil
 }
 
@@ -125,6 +127,10 @@ func (e *Engine) Launch(ctx context.Context) error {
 	e.mu.Unlock()
 	go e.watchCancels()
 	go e.heartbeat()
+	if e.cfg.RetainFor > 0 || e.cfg.RetainNewest > 0 {
+		e.loops.Add(1)
+		go e.retain()
+	}
 	err := e.adopt(ctx)
 	e.startDispatchers()
 	return err

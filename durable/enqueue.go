@@ -26,6 +26,7 @@ const (
 // enqueueOptions are the start options that concern queues.
 type enqueueOptions struct {
 	queue       string
+	version     string // the application version that may run it; "" for any
 	priority    int
 	dedupID     string
 	dedup       DeduplicationPolicy
@@ -86,6 +87,17 @@ func WithPartitionKey(key string) StartOption {
 	}}
 }
 
+// WithApplicationVersion lets only engines of application version v
+// claim the workflow from its queue. By default a workflow enqueued from
+// an engine runs on that engine's version, and one enqueued by Enqueue on
+// any. Needs WithQueue.
+func WithApplicationVersion(v string) StartOption {
+	return StartOption{func(o *startOptions) {
+		o.q.version = v
+		o.q.queueOnly = append(o.q.queueOnly, "WithApplicationVersion")
+	}}
+}
+
 // WithDelay keeps the workflow in its queue for at least d. Needs
 // WithQueue.
 func WithDelay(d time.Duration) StartOption {
@@ -123,6 +135,43 @@ func (e *Engine) checkEnqueue(o enqueueOptions) error {
 		return fmt.Errorf("%w: queue %q is not partitioned: drop WithPartitionKey", ErrInvalidEnqueue, o.queue)
 	}
 	return nil
+}
+
+// enqueueByName records workflow name ENQUEUED for whichever engine
+// registered it, and returns its ID.
+func (e *Engine) enqueueByName(ctx context.Context, name string, in any, o startOptions) (string, error) {
+	if o.idGiven && o.id == "" {
+		return "", fmt.Errorf("%w: WithID(\"\") given to enqueue %q", ErrInvalidID, name)
+	}
+	if o.timeout < 0 {
+		return "", fmt.Errorf("%w: WithTimeout(%v)", ErrInvalidTimeout, o.timeout)
+	}
+	if err := e.checkEnqueue(o.q); err != nil {
+		return "", err
+	}
+	if err := e.knownWorkflow(ctx, name); err != nil {
+		return "", err
+	}
+	input, err := e.encode("input of workflow "+name, in)
+	if err != nil {
+		return "", err
+	}
+	if o.id == "" {
+		o.id = e.cfg.NewID()
+	}
+	p := store.WorkflowCreateParams{ID: o.id, Name: name, Input: input, ApplicationVersion: o.q.version,
+		ApplicationName: e.cfg.AppName}
+	wf, created, err := e.enqueue(ctx, p, o)
+	var dedup *DeduplicatedError
+	switch {
+	case errors.As(err, &dedup):
+		return "", err
+	case err != nil:
+		return "", fmt.Errorf("%w: enqueue %q: %w", ErrSystemDatabase, name, err)
+	case !created && wf.Name != name:
+		return "", fmt.Errorf("%w: %s is a %q workflow, not %q", ErrConflictingWorkflow, wf.ID, wf.Name, name)
+	}
+	return wf.ID, nil
 }
 
 // enqueue records a workflow ENQUEUED. A deduplicated enqueue returns the

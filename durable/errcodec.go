@@ -153,11 +153,11 @@ func typeKind[E error](name string) errorKind {
 // An error that matches no registered sentinel or type still keeps its
 // message; the engine's own errors (ErrWorkflowCancelled, ErrTimeout,
 // *StepError, context.Canceled, …) are always kept.
-func RegisterError(e *Engine, name string, target error) error {
+func RegisterError(sys System, name string, target error) error {
 	if target == nil {
 		return fmt.Errorf("%w: error %q is nil", ErrInvalidName, name)
 	}
-	return e.registerErrorKind(errorKind{name: name, target: target})
+	return sys.engine().registerErrorKind(errorKind{name: name, target: target})
 }
 
 // RegisterErrorType makes errors.As(err, &t) with t of type E survive a
@@ -166,11 +166,11 @@ func RegisterError(e *Engine, name string, target error) error {
 // usually a pointer type, such as *MyError; unexported fields are not
 // kept, so Error should depend on exported ones only. Register before
 // Launch.
-func RegisterErrorType[E error](e *Engine, name string) error {
+func RegisterErrorType[E error](sys System, name string) error {
 	if reflect.TypeFor[E]().Kind() == reflect.Interface {
 		return fmt.Errorf("%w: error type %q: %v is an interface; register a concrete type", ErrInvalidName, name, reflect.TypeFor[E]())
 	}
-	return e.registerErrorKind(typeKind[E](name))
+	return sys.engine().registerErrorKind(typeKind[E](name))
 }
 
 func (e *Engine) registerErrorKind(kind errorKind) error {

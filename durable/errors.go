@@ -53,6 +53,21 @@ var (
 	ErrStreamClosed = errors.New("durable: stream is closed")
 	// ErrInvalidID is returned for an explicit empty workflow ID.
 	ErrInvalidID = errors.New("durable: invalid workflow ID")
+	// ErrInvalidQuery is returned by ListWorkflows for a query that cannot
+	// be run: an unknown status, a negative Limit.
+	ErrInvalidQuery = errors.New("durable: invalid workflow query")
+	// ErrInvalidFork is returned by Fork for a step out of range.
+	ErrInvalidFork = errors.New("durable: invalid fork")
+	// ErrCannotResume is returned by Resume for a workflow that ended in
+	// SUCCESS: there is nothing left to run.
+	ErrCannotResume = errors.New("durable: workflow cannot be resumed")
+	// ErrInvalidRetention is returned by CollectGarbage and
+	// CancelCreatedBefore for a cutoff in the future or a retention that
+	// selects nothing, and by New for such a Config.Retention.
+	ErrInvalidRetention = errors.New("durable: invalid retention")
+	// ErrUnknownWorkflow is returned by Enqueue for a workflow name no
+	// engine of the database has registered.
+	ErrUnknownWorkflow = errors.New("durable: no engine of this database registered the workflow")
 	// ErrSystemDatabase wraps an error of the system database met by a
 	// durable operation. It is never a workflow's outcome: the workflow
 	// stays PENDING and the engine runs it again, replaying what was

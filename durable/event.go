@@ -55,7 +55,8 @@ func SetEvent(ctx context.Context, key string, value any) error {
 // ErrWorkflowNotFound, at once. Called from a workflow function it is
 // checkpointed: a replay returns the recorded value, or timeout, at once
 // and, after a restart, the wait lasts only what was left.
-func GetEvent[T any](ctx context.Context, e *Engine, workflowID, key string, timeout time.Duration) (T, error) {
+func GetEvent[T any](ctx context.Context, sys System, workflowID, key string, timeout time.Duration) (T, error) {
+	e := sys.engine()
 	var zero T
 	if timeout < 0 {
 		return zero, fmt.Errorf("%w: GetEvent(%q, %v)", ErrInvalidTimeout, key, timeout)

@@ -22,7 +22,8 @@ type Handle[Out any] struct {
 
 // Retrieve returns a handle to the workflow with this ID, or an error
 // wrapping ErrWorkflowNotFound.
-func Retrieve[Out any](ctx context.Context, e *Engine, id string) (*Handle[Out], error) {
+func Retrieve[Out any](ctx context.Context, sys System, id string) (*Handle[Out], error) {
+	e := sys.engine()
 	if _, err := e.store.GetWorkflow(ctx, id); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("%w: %q", ErrWorkflowNotFound, id)

@@ -36,6 +36,7 @@ func (e *Engine) registerInstance(ctx context.Context) error {
 	in, err := e.store.RegisterInstance(ctx, store.InstanceParams{
 		ID: ulid.Make().String(), ExecutorID: e.cfg.ExecutorID, ApplicationVersion: e.cfg.ApplicationVersion,
 		ApplicationName: e.cfg.AppName, Host: self.Host, PID: self.PID, ProcessStart: self.Start,
+		Workflows: e.registeredNames(),
 	})
 	if err != nil {
 		return fmt.Errorf("durable: register this engine's instance: %w", err)
@@ -53,8 +54,12 @@ func (e *Engine) instanceID() string {
 	return e.instance
 }
 
+// adoptSoon makes a launched engine look for orphaned work now rather
+// than at its next heartbeat: a workflow was resumed or forked.
+func (e *Engine) adoptSoon() { signal(e.adoptNow) }
+
 // heartbeat renews this instance's heartbeat and adopts orphaned work,
-// every HeartbeatInterval until Shutdown.
+// every HeartbeatInterval until Shutdown, and when adoptSoon asks.
 func (e *Engine) heartbeat() {
 	defer e.loops.Done()
 	t := time.NewTicker(e.cfg.HeartbeatInterval)
@@ -62,6 +67,11 @@ func (e *Engine) heartbeat() {
 	for {
 		select {
 		case <-t.C:
+		case <-e.adoptNow:
+			if err := e.adopt(e.life); err != nil && e.life.Err() == nil {
+				e.log.Warn("durable: adopt resumed or forked workflows", "err", err)
+			}
+			continue
 		case <-e.life.Done():
 			return
 		}
@@ -218,4 +228,20 @@ func (e *Engine) warnOnce(id, msg string, args ...any) {
 	if !seen {
 		e.log.Warn(msg, args...)
 	}
+}
+
+// knownWorkflow returns ErrUnknownWorkflow unless an engine of the
+// database registered a workflow of this name, now or before.
+func (e *Engine) knownWorkflow(ctx context.Context, name string) error {
+	if e.registered(name) != nil {
+		return nil
+	}
+	ok, err := e.store.KnownWorkflow(ctx, name)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: look up workflow %q: %w", ErrSystemDatabase, name, err)
+	case !ok:
+		return fmt.Errorf("%w: %q (no engine of this database registered it: check the name)", ErrUnknownWorkflow, name)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package durable
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // Workflow is a registered workflow function taking In and returning Out.
@@ -79,4 +80,16 @@ func (e *Engine) registered(name string) *registration {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.registry[name]
+}
+
+// registeredNames returns the names of the registered workflows, sorted.
+func (e *Engine) registeredNames() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	names := make([]string, 0, len(e.registry))
+	for n := range e.registry {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }

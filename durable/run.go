@@ -156,7 +156,9 @@ func (e *Engine) finish(ctx context.Context, r *run, st *wfState, value any, err
 		if errors.Is(cause, ErrDeadlineExceeded) {
 			reason = cause
 		}
-		wf, cerr := e.cancelWorkflow(wctx, r.id, reason)
+		// The deadline reaches the children; a cancel by hand already did,
+		// or was told not to.
+		wf, cerr := e.cancelWorkflow(wctx, r.id, reason, reason != nil)
 		if cerr != nil {
 			e.retryLater(r, cerr)
 			return

@@ -132,6 +132,9 @@ func (e *Engine) start(ctx context.Context, reg *registration, in any, o startOp
 		ApplicationName:    e.cfg.AppName,
 		Now:                e.now(),
 	}
+	if o.q.version != "" {
+		p.ApplicationVersion = o.q.version
+	}
 	if o.timeout > 0 {
 		p.Deadline = p.Now.Add(o.timeout)
 	}

@@ -43,11 +43,14 @@ type WorkflowStatus struct {
 	PartitionKey       string
 	// Error is the message of the workflow's error when it ended in ERROR,
 	// or of the reason it was cancelled, if one was recorded.
-	Error       string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	StartedAt   time.Time // when it left its queue; zero if never queued
-	CompletedAt time.Time // zero while the workflow is active
+	Error string
+	// Input and Output are the workflow's input and, once it succeeded,
+	// its output, decoded into an any, when ListQuery asked for them.
+	Input, Output any
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	StartedAt     time.Time // when it left its queue; zero if never queued
+	CompletedAt   time.Time // zero while the workflow is active
 }
 
 func (e *Engine) status(wf store.Workflow) WorkflowStatus {

@@ -3,14 +3,17 @@ package durable_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/matryer/is"
 
 	"github.com/dboslite/dboslite/durable"
+	"github.com/dboslite/dboslite/queue"
 	"github.com/dboslite/dboslite/store"
 )
 
@@ -141,4 +144,48 @@ func TestShutdownPastItsDeadlineStillReleasesEverything(t *testing.T) {
 	got, err := h.Result(context.Background())
 	is.NoErr(err)
 	is.Equal(got, 2)
+}
+
+// lostClaims claims for real, then reports the claim's outcome as
+// unknown, as a connection lost during its commit does.
+type lostClaims struct {
+	store.Store
+	left atomic.Int64 // claims still to lose
+}
+
+func (l *lostClaims) Claim(ctx context.Context, p store.ClaimParams) ([]store.Workflow, error) {
+	wfs, err := l.Store.Claim(ctx, p)
+	if err == nil && len(wfs) > 0 && l.left.Add(-1) >= 0 {
+		return nil, fmt.Errorf("claim: %w", store.ErrOutcomeUnknown)
+	}
+	return wfs, err
+}
+
+func TestAClaimWithAnUnknownOutcomeStrandsNothing(t *testing.T) {
+	is := is.New(t)
+	v := setup(t)
+	ls := &lostClaims{Store: v.open()}
+	ls.left.Store(1)
+	e := v.engine(func(c *durable.Config) { c.Store = ls })
+	var calls counter
+	wf := register(t, e, "job", func(ctx context.Context, n int) (int, error) {
+		calls.inc("job")
+		return n * 2, nil
+	})
+	registerQueue(t, e, queue.Queue{Name: "q", GlobalConcurrency: 2})
+	launch(t, e)
+	var handles []*durable.Handle[int]
+	for i := range 4 {
+		h, err := wf.Start(context.Background(), i, durable.WithQueue("q"))
+		is.NoErr(err)
+		handles = append(handles, h)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i, h := range handles {
+		got, err := h.Result(ctx)
+		is.NoErr(err) // claimed, but lost by the engine: put back and run, not left holding its slot
+		is.Equal(got, i*2)
+	}
+	is.Equal(calls.get("job"), 4) // each ran once
 }

@@ -83,7 +83,8 @@ func streamOp(ctx context.Context, key string, value any, closing bool) error {
 // the stream is closed or the workflow has finished and every value is
 // read. A missing workflow yields ErrWorkflowNotFound. Reads are not
 // checkpointed: inside a workflow, read from a step.
-func ReadStream[T any](ctx context.Context, e *Engine, workflowID, key string, from int) iter.Seq2[T, error] {
+func ReadStream[T any](ctx context.Context, sys System, workflowID, key string, from int) iter.Seq2[T, error] {
+	e := sys.engine()
 	return func(yield func(T, error) bool) {
 		var zero T
 		if _, err := e.store.GetWorkflow(ctx, workflowID); err != nil {

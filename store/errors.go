@@ -6,7 +6,9 @@ import (
 )
 
 var (
-	// ErrNotFound is returned when no workflow has the requested ID.
+	// ErrNotFound is returned when no workflow has the requested ID, and
+	// by OpenWith with OpenOptions.Existing for a database that does not
+	// exist.
 	ErrNotFound = errors.New("store: workflow not found")
 
 	// ErrConflict is returned when a write would change a record that is
@@ -28,6 +30,19 @@ var (
 	// also returned by a call that would give work to an instance that is
 	// dead or unknown (CreateWorkflow, Claim, RecoverWorkflow).
 	ErrInstanceLost = errors.New("store: instance was declared dead")
+
+	// ErrOutcomeUnknown is returned by a write that is not safe to apply
+	// twice when the connection failed during its commit: it may or may
+	// not have committed. The caller must find out from the database.
+	ErrOutcomeUnknown = errors.New("store: the write may or may not have committed")
+
+	// ErrSchemaTooOld is matched by the *SchemaError of a database opened
+	// with OpenOptions.Existing whose schema this binary would have to
+	// migrate first.
+	ErrSchemaTooOld = errors.New("store: database schema is older than this binary's")
+
+	// ErrReadOnly is returned by a write to a store opened read-only.
+	ErrReadOnly = errors.New("store: opened read-only")
 
 	// ErrStreamClosed is returned by a write to a closed stream.
 	ErrStreamClosed = errors.New("store: stream is closed")
@@ -90,8 +105,14 @@ type SchemaError struct {
 
 // Error names both versions and what to do.
 func (e *SchemaError) Error() string {
+	if e.Version < e.Known {
+		return fmt.Sprintf("store: database schema is version %d; this binary needs %d: start the application (a newer one) once to migrate it", e.Version, e.Known)
+	}
 	return fmt.Sprintf("store: database schema is version %d; this binary knows up to %d: upgrade the program", e.Version, e.Known)
 }
 
-// Is makes errors.Is(err, ErrSchemaTooNew) true.
-func (e *SchemaError) Is(target error) bool { return target == ErrSchemaTooNew }
+// Is makes errors.Is(err, ErrSchemaTooNew) true for a newer schema, and
+// errors.Is(err, ErrSchemaTooOld) for an older one.
+func (e *SchemaError) Is(target error) bool {
+	return target == ErrSchemaTooNew && e.Version > e.Known || target == ErrSchemaTooOld && e.Version < e.Known
+}

@@ -32,6 +32,10 @@ type InstanceParams struct {
 	Host               string
 	PID                int
 	ProcessStart       string
+	// Workflows are the names of the workflows the instance registered:
+	// they are remembered, even after the instance is gone, so that a
+	// client can tell a known name from a typo (KnownWorkflow).
+	Workflows []string
 }
 
 // OrphanParams ask for PENDING workflows that no live instance owns.

@@ -5,10 +5,10 @@ import (
 	"sync"
 )
 
-// Opener opens a store from a URL whose scheme it registered for. The
-// "postgres" opener also receives postgresql:// URLs and libpq key=value
-// connection strings, whose Scheme is "postgres" too.
-type Opener func(ctx context.Context, url string) (Store, error)
+// Opener opens a store from a URL whose scheme it registered for, as o
+// says. The "postgres" opener also receives postgresql:// URLs and libpq
+// key=value connection strings, whose Scheme is "postgres" too.
+type Opener func(ctx context.Context, url string, o OpenOptions) (Store, error)
 
 var (
 	openersMu sync.RWMutex
@@ -46,6 +46,11 @@ func Register(scheme string, open Opener) {
 // scheme must be linked in: store/sqlite always is by package durable,
 // store/postgres only by a blank import, which the error names.
 func Open(ctx context.Context, url string) (Store, error) {
+	return OpenWith(ctx, url, OpenOptions{})
+}
+
+// OpenWith opens the store named by url, as Open does, the way o says.
+func OpenWith(ctx context.Context, url string, o OpenOptions) (Store, error) {
 	scheme := Scheme(url)
 	openersMu.RLock()
 	open, ok := openers[scheme]
@@ -53,5 +58,8 @@ func Open(ctx context.Context, url string) (Store, error) {
 	if !ok {
 		return nil, refuse(url, scheme)
 	}
-	return open(ctx, url)
+	if o.ReadOnly {
+		o.Existing = true
+	}
+	return open(ctx, url, o)
 }

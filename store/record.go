@@ -59,6 +59,9 @@ type Workflow struct {
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 	CompletedAt     time.Time // zero while the workflow is active
+	// Position is where the row stands in listings: give it as
+	// ListParams.After to list what comes after it. Opaque.
+	Position string
 }
 
 // Step is the recorded outcome of one step of a workflow. Steps are numbered
@@ -125,13 +128,32 @@ type RecoverParams struct {
 
 // ListParams filter a listing of workflows. Zero fields do not filter.
 type ListParams struct {
+	IDs                []string
 	Statuses           []Status
 	Name               string
 	ExecutorID         string
 	ApplicationVersion string
 	IDPrefix           string
 	ParentID           string
+	Queue              string
 	Owner              string
+	CreatedAfter       time.Time // rows created at or after this time
+	CreatedBefore      time.Time // rows created before this time
 	UpdatedAfter       time.Time // rows changed at or after this time
-	Limit              int       // 0 means no limit
+	UpdatedBefore      time.Time // rows changed before this time
+	// Descending lists newest first. Rows are ordered by when they were
+	// inserted, which is creation order; a time never reorders them.
+	Descending bool
+	// After, if set, is the Position of a row of an earlier page: the
+	// listing starts after it, in the same order. Rows inserted while
+	// pages are read never make a row be listed twice or be skipped. A
+	// page may hold fewer than Limit rows, or none, while rows inserted
+	// before others have not committed (PostgreSQL holds back what a
+	// transaction still open could yet precede): it is not the end of
+	// the listing, and the next page lists them.
+	After string
+	// NoPayloads leaves Input and Output empty (Error stays), for listings
+	// that do not show them.
+	NoPayloads bool
+	Limit      int // 0 means no limit
 }

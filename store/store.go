@@ -19,8 +19,10 @@ type Store interface {
 	// GetWorkflow returns the workflow with this ID, or ErrNotFound.
 	GetWorkflow(ctx context.Context, id string) (Workflow, error)
 
-	// ListWorkflows returns the workflows matching p, oldest first. A
-	// status that is not one of the Status constants is an error.
+	// ListWorkflows returns the workflows matching p in the order they
+	// were inserted, oldest first (newest first with p.Descending). A
+	// status that is not one of the Status constants is an error, as is
+	// an After that is not a Position of this store.
 	ListWorkflows(ctx context.Context, p ListParams) ([]Workflow, error)
 
 	// RecordStep records the outcome of step p.Step.StepID of workflow
@@ -116,9 +118,52 @@ type Store interface {
 	// Returns ErrNotFound if the workflow does not exist.
 	Requeue(ctx context.Context, p RequeueParams) (Workflow, error)
 
+	// QueueDepths counts the ENQUEUED and PENDING workflows of each queue
+	// that has any, by queue name.
+	QueueDepths(ctx context.Context) ([]QueueDepth, error)
+
+	// ResumeWorkflow makes a CANCELLED, ERROR or
+	// MAX_RECOVERY_ATTEMPTS_EXCEEDED workflow run again from its first
+	// unrecorded step: one with a queue becomes ENQUEUED in it, one
+	// without becomes PENDING with no owner, for a live engine to adopt.
+	// Its RecoveryAttempts, deadline, output, error and completion time
+	// are cleared, as are its claim time and its deduplication ID, which
+	// another workflow may hold by now. A workflow that is PENDING or ENQUEUED is returned
+	// unchanged, as is one that ended in SUCCESS (the caller decides
+	// whether that is an error). Returns the row after the call, or
+	// ErrNotFound.
+	ResumeWorkflow(ctx context.Context, p ResumeParams) (Workflow, error)
+
+	// ForkWorkflow creates workflow p.NewID with p.SourceID's name and
+	// input (or p.Input), ENQUEUED in p.Queue or PENDING with no owner,
+	// and copies, in the same transaction, the source's steps numbered
+	// below p.StartStep and the event values and stream entries those
+	// steps wrote. Returns ErrNotFound if the source does not exist. If
+	// p.NewID exists already it changes nothing and returns that row, so
+	// a fork can be asked for twice.
+	ForkWorkflow(ctx context.Context, p ForkParams) (Workflow, error)
+
+	// DeleteWorkflows deletes workflows with their steps, messages,
+	// events, event history and streams, and with p.Children their
+	// descendants too. It returns how many workflows it deleted; IDs
+	// that name none are skipped.
+	DeleteWorkflows(ctx context.Context, p DeleteParams) (int, error)
+
+	// CollectGarbage deletes at most p.Batch finished workflows (SUCCESS,
+	// ERROR, CANCELLED, MAX_RECOVERY_ATTEMPTS_EXCEEDED) that p selects,
+	// oldest first, with everything they own, in one short transaction,
+	// and returns how many it deleted: call it until it returns fewer
+	// than p.Batch. It never deletes an active workflow, even one that
+	// finishes while it runs.
+	CollectGarbage(ctx context.Context, p GCParams) (int, error)
+
 	// RegisterInstance records a running instance with its first
 	// heartbeat, taken from the database's clock.
 	RegisterInstance(ctx context.Context, p InstanceParams) (Instance, error)
+
+	// KnownWorkflow reports whether an instance, live or long gone, ever
+	// registered a workflow of this name.
+	KnownWorkflow(ctx context.Context, name string) (bool, error)
 
 	// Heartbeat renews an instance's heartbeat from the database's clock.
 	// It returns ErrInstanceLost, and renews nothing, if the instance was

@@ -5,6 +5,9 @@
 //
 //	go run ./examples/resume          # run, interrupt, run again
 //	go run ./examples/resume -fresh   # start a new workflow
+//
+// The same program runs on PostgreSQL when DBOS_SYSTEM_DATABASE_URL names
+// one (postgres://…): nothing else changes.
 package main
 
 import (
@@ -22,6 +25,7 @@ import (
 
 	"github.com/dboslite/dboslite/durable"
 	"github.com/dboslite/dboslite/store"
+	_ "github.com/dboslite/dboslite/store/postgres" // so a postgres:// URL works too
 )
 
 // fixedID is the workflow ID every run uses unless -fresh is given: the ID
@@ -54,7 +58,7 @@ type Report struct {
 }
 
 func main() {
-	dbPath := flag.String("db", "dboslite-example.sqlite", "SQLite system database `file`")
+	dbPath := flag.String("db", "dboslite-example.sqlite", "SQLite system database `file`, unless $DBOS_SYSTEM_DATABASE_URL names one")
 	fresh := flag.Bool("fresh", false, "start a new workflow (ID based on the time) instead of resuming "+fixedID)
 	flag.Parse()
 
@@ -68,15 +72,20 @@ func main() {
 }
 
 func run(ctx context.Context, stop context.CancelFunc, dbPath string, fresh bool) (int, error) {
-	abs, err := filepath.Abs(dbPath)
-	if err != nil {
-		return 1, err
+	url := os.Getenv("DBOS_SYSTEM_DATABASE_URL")
+	where := store.RedactURL(url)
+	if url == "" {
+		abs, err := filepath.Abs(dbPath)
+		if err != nil {
+			return 1, err
+		}
+		url, where = "sqlite:"+abs, abs
 	}
-	fmt.Println("system database:", abs)
+	fmt.Println("system database:", where)
 	fmt.Printf("this process: pid %d\n", os.Getpid())
 	eng, err := durable.New(durable.Config{
 		AppName:           "resume-example",
-		SystemDatabaseURL: "sqlite:" + abs,
+		SystemDatabaseURL: url,
 		Logger:            slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
@@ -92,7 +101,7 @@ func run(ctx context.Context, stop context.CancelFunc, dbPath string, fresh bool
 	}
 
 	// Look before Launch: Launch resumes interrupted workflows at once.
-	wf, err := describe(ctx, eng.Store(), id, abs)
+	wf, err := describe(ctx, eng.Store(), id, where)
 	if err != nil {
 		return 1, err
 	}
@@ -135,7 +144,7 @@ func run(ctx context.Context, stop context.CancelFunc, dbPath string, fresh bool
 
 // describe prints what the system database already holds under id and
 // returns its row (a zero row if there is none).
-func describe(ctx context.Context, s store.Store, id, abs string) (store.Workflow, error) {
+func describe(ctx context.Context, s store.Store, id, where string) (store.Workflow, error) {
 	wf, err := s.GetWorkflow(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		fmt.Printf("workflow %s: new, starting it (interrupt with Ctrl-C, then run again)\n", id)
@@ -159,9 +168,9 @@ func describe(ctx context.Context, s store.Store, id, abs string) (store.Workflo
 		}
 		fmt.Println("it already finished; its recorded result:")
 		printReport(rep)
-		fmt.Printf("to start over: run with -fresh (a new workflow ID), or delete %s\n", abs)
+		fmt.Printf("to start over: run with -fresh (a new workflow ID), or delete %s\n", where)
 	default:
-		fmt.Println("it will not run again; to start over run with -fresh or delete", abs)
+		fmt.Println("it will not run again; to start over run with -fresh or delete", where)
 	}
 	return wf, nil
 }

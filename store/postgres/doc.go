@@ -18,10 +18,21 @@
 // # Schema
 //
 // The migrations are embedded and numbered as store/sqlite's (0001 to
-// 0005); each runs in its own transaction under an advisory lock keyed by
+// 0006); each runs in its own transaction under an advisory lock keyed by
 // the schema, so processes that start together apply each once. A schema
 // migrated by a newer program is refused with a *[store.SchemaError].
 // Times are Unix milliseconds (bigint), payloads bytea, IDs text.
+//
+// [OpenWith] with [store.OpenOptions] Existing migrates nothing and
+// creates no schema; with ReadOnly every pooled connection sets
+// default_transaction_read_only, and writes are [store.ErrReadOnly].
+//
+// # Listings
+//
+// Workflows are listed in the order of the transactions that inserted
+// them, and a listing that may be continued stops short of the oldest
+// transaction still open on the server, so that no row can appear later
+// behind a page already read: see list.go for the argument.
 //
 // # Concurrency
 //

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"syscall"
@@ -19,16 +20,21 @@ import (
 // RegisterInstance, ExpireInstances) when the connection failed, or its
 // context ended, while its COMMIT was under way: the write may or may not
 // have committed, so it is not tried again. The error wraps the cause.
-var ErrOutcomeUnknown = errors.New("postgres: the connection failed during the commit: the write may or may not have committed")
+var ErrOutcomeUnknown = store.ErrOutcomeUnknown
 
 // translate turns driver errors into store errors: no rows is
-// store.ErrNotFound. It is the one place that maps errors to the store's;
-// classify is the one that says which are transient. A closed Store is
-// known by its own flag (see retry): database/sql does not export the
-// error it returns then.
+// store.ErrNotFound, a write refused by a read-only transaction (a store
+// opened read-only) store.ErrReadOnly. It is the one place that maps
+// errors to the store's; classify is the one that says which are
+// transient. A closed Store is known by its own flag (see retry):
+// database/sql does not export the error it returns then.
 func translate(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.ErrNotFound
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == readOnlyTransaction {
+		return fmt.Errorf("%w (%w)", store.ErrReadOnly, err)
 	}
 	return err
 }
@@ -66,6 +72,7 @@ const (
 	cannotConnectNow     = "57P03"
 	tooManyConnections   = "53300"
 	uniqueViolation      = "23505"
+	readOnlyTransaction  = "25006"
 )
 
 // classify says whether err is transient and whether the write it ended

@@ -34,3 +34,13 @@ func waiting[A, R any](g *group[A, R]) int {
 	defer g.mu.Unlock()
 	return len(g.queue)
 }
+
+// Notifying reports whether the store runs a notifier.
+func (s *Store) Notifying() bool { return s.notifier != nil }
+
+// ListQuery and GCQuery return the statements ListWorkflows and
+// CollectGarbage run, for tests of their plans.
+var (
+	ListQuery = listQuery
+	GCQuery   = gcQuery
+)

@@ -42,10 +42,13 @@ func (r instanceRow) toStore() store.Instance {
 func (s *Store) RegisterInstance(ctx context.Context, p store.InstanceParams) (store.Instance, error) {
 	var row instanceRow
 	err := s.retry(ctx, once, func() error {
-		return committing(s.db.GetContext(ctx, &row, `INSERT INTO instances (id, executor_id, app_version, app_name, host,
-				pid, process_start, started_at, heartbeat_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, `+dbNow+`, `+dbNow+`) RETURNING `+instanceColumns,
-			p.ID, p.ExecutorID, p.ApplicationVersion, p.ApplicationName, p.Host, p.PID, p.ProcessStart))
+		return committing(s.db.GetContext(ctx, &row, `WITH ins AS (
+				INSERT INTO instances (id, executor_id, app_version, app_name, host, pid, process_start, started_at,
+					heartbeat_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, `+dbNow+`, `+dbNow+`) RETURNING `+instanceColumns+`),
+			names AS (INSERT INTO workflow_names (name) SELECT unnest($8::text[]) ON CONFLICT (name) DO NOTHING)
+			SELECT * FROM ins`,
+			p.ID, p.ExecutorID, p.ApplicationVersion, p.ApplicationName, p.Host, p.PID, p.ProcessStart, p.Workflows))
 	})
 	if err != nil {
 		return store.Instance{}, fmt.Errorf("register instance %s: %w", p.ID, translate(err))
@@ -145,8 +148,12 @@ func (s *Store) Orphans(ctx context.Context, p store.OrphanParams) ([]store.Work
 // forgetDead deletes dead instances that own no PENDING workflow. It
 // first locks the dead instances FOR UPDATE, which waits for every write
 // still giving one of them a workflow (see liveSQL), and only then, in a
-// statement that sees those writes, deletes the ones that own nothing.
+// statement that sees those writes, deletes the ones that own nothing. A
+// read-only store leaves them.
 func (s *Store) forgetDead(ctx context.Context) error {
+	if s.readOnly {
+		return nil // the dead stay, for a store that may write to forget
+	}
 	err := s.retry(ctx, idempotent, func() error {
 		return s.inTx(ctx, func(tx *sqlx.Tx) error {
 			var dead []string
@@ -162,4 +169,16 @@ func (s *Store) forgetDead(ctx context.Context) error {
 		return fmt.Errorf("forget dead instances: %w", translate(err))
 	}
 	return nil
+}
+
+// KnownWorkflow implements store.Store.
+func (s *Store) KnownWorkflow(ctx context.Context, name string) (bool, error) {
+	var known bool
+	err := s.retry(ctx, idempotent, func() error {
+		return s.db.GetContext(ctx, &known, `SELECT EXISTS (SELECT 1 FROM workflow_names WHERE name = $1)`, name)
+	})
+	if err != nil {
+		return false, fmt.Errorf("look up workflow name %q: %w", name, translate(err))
+	}
+	return known, nil
 }

@@ -64,6 +64,9 @@ func (s *Store) Send(ctx context.Context, p store.SendParams) error {
 // UPDATE SKIP LOCKED: of several consumers, each takes another message,
 // and none waits for another's transaction.
 func (s *Store) ConsumeMessage(ctx context.Context, p store.ConsumeParams) ([]byte, bool, error) {
+	if s.readOnly {
+		return nil, false, wrapReceive(p, store.ErrReadOnly)
+	}
 	// A waiter checks after every wake-up: look first, and open a
 	// transaction only when there is a message to take.
 	var waiting bool

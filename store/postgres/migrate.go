@@ -161,3 +161,31 @@ func prepareSchema(ctx context.Context, tx *sqlx.Tx, schema string) error {
 
 // quoteIdent quotes an identifier for SQL.
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// checkSchema refuses, reading only, a schema this program would have to
+// create or migrate before using it: store.ErrNotFound if it does not
+// exist or holds no system database, a *store.SchemaError if it is older
+// or newer than this program's.
+func checkSchema(ctx context.Context, db *sqlx.DB, schema string) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	known := ms[len(ms)-1].version
+	table := quoteIdent(schema) + ".schema_migrations"
+	var exists bool
+	if err := db.GetContext(ctx, &exists, `SELECT to_regclass($1) IS NOT NULL`, table); err != nil {
+		return err
+	}
+	if !exists {
+		return fmt.Errorf("schema %q holds no system database: %w", schema, store.ErrNotFound)
+	}
+	var newest int
+	if err := db.GetContext(ctx, &newest, `SELECT coalesce(max(version), 0) FROM `+table); err != nil {
+		return err
+	}
+	if newest != known {
+		return &store.SchemaError{Version: newest, Known: known}
+	}
+	return nil
+}

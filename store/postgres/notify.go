@@ -48,8 +48,13 @@ func channel(schema string) string { return "dboslite_" + schema }
 // others through the notifier. Call it after the commit that changed
 // what the keys name.
 func (s *Store) wake(keys ...string) {
+	if len(keys) == 0 {
+		return
+	}
 	s.hub.notify(keys...)
-	s.notifier.send(keys)
+	if s.notifier != nil { // nil when read-only: nothing to tell
+		s.notifier.send(keys)
+	}
 }
 
 // RecheckEvery implements store.Rechecker.

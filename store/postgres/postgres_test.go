@@ -26,6 +26,10 @@ func TestConformance(t *testing.T) {
 	}, storetest.WithShared(func(t *testing.T, s store.Store) store.Store {
 		// Another pool on the same schema, as another process would have.
 		return open(t, withParam(testURL(t), "schema", s.(*postgres.Store).Schema()))
+	}), storetest.WithReadOnly(func(t *testing.T, s store.Store) store.Store {
+		return openWith(t, withParam(testURL(t), "schema", s.(*postgres.Store).Schema()), store.OpenOptions{ReadOnly: true})
+	}), storetest.WithMissing(func(t *testing.T) string {
+		return schemaURL(t) // a schema no test created
 	}))
 }
 
@@ -88,6 +92,17 @@ func open(t *testing.T, u string) *postgres.Store {
 	t.Helper()
 	is := is.New(t)
 	s, err := postgres.Open(t.Context(), u)
+	is.NoErr(err) // open
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// openWith opens a store on u as o says, and closes it when the test
+// ends.
+func openWith(t *testing.T, u string, o store.OpenOptions) *postgres.Store {
+	t.Helper()
+	is := is.New(t)
+	s, err := postgres.OpenWith(t.Context(), u, o)
 	is.NoErr(err) // open
 	t.Cleanup(func() { s.Close() })
 	return s

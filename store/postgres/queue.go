@@ -99,12 +99,6 @@ func (s *Store) enqueue(ctx context.Context, p store.EnqueueParams) (row workflo
 	return row, false, false, &store.DeduplicatedError{Queue: p.Queue, DeduplicationID: p.DeduplicationID, HolderID: holders[0]}
 }
 
-// claimedRow is a row Claim took, with its place in the queue.
-type claimedRow struct {
-	workflowRow
-	Seq int64 `db:"seq"`
-}
-
 // Claim implements store.Store. Claims of one queue are serialised, across
 // every process on every machine, by a transaction-level advisory lock
 // whose key is a hash of the schema and the queue's name
@@ -122,7 +116,7 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Workflo
 	if p.Max <= 0 || len(p.Names) == 0 {
 		return nil, nil
 	}
-	var rows []claimedRow
+	var rows []workflowRow
 	err := s.retry(ctx, once, func() error {
 		rows = rows[:0]
 		return s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -141,7 +135,7 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Workflo
 	if err != nil {
 		return nil, fmt.Errorf("claim from queue %s: %w", p.Queue, translate(err))
 	}
-	slices.SortFunc(rows, func(a, b claimedRow) int {
+	slices.SortFunc(rows, func(a, b workflowRow) int {
 		return cmp.Or(cmp.Compare(a.Priority, b.Priority), cmp.Compare(a.CreatedAt, b.CreatedAt), cmp.Compare(a.Seq, b.Seq))
 	})
 	out := make([]store.Workflow, len(rows))
@@ -211,7 +205,7 @@ func (s *Store) claimSQL(partitioned bool) string {
 			deadline_at = CASE WHEN deadline_at = 0 AND timeout_ms > 0 THEN t.t + timeout_ms ELSE deadline_at END
 		FROM t
 		WHERE id = ANY (ARRAY(SELECT pid FROM locked))
-		RETURNING ` + workflowColumns + `, seq`
+		RETURNING ` + workflowColumns
 }
 
 // Requeue implements store.Store.

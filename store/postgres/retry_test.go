@@ -21,7 +21,7 @@ func TestRetryAfterLostConnections(t *testing.T) {
 	ctx := t.Context()
 	_, _, err := s.CreateWorkflow(ctx, store.WorkflowCreateParams{ID: "wf", Name: "f"})
 	is.NoErr(err) // create
-	enqueueN(t, s, "q", 3, nil)
+	enqueueN(t, s, "q", 3)
 
 	for _, c := range []struct {
 		name string
@@ -65,7 +65,7 @@ func TestKilledInCommit(t *testing.T) {
 	schema := newSchema(t)
 	s := open(t, withParam(withParam(testURL(t), "schema", schema), "application_name", app))
 	ctx := t.Context()
-	enqueueN(t, s, "q", 1, nil)
+	enqueueN(t, s, "q", 1)
 	_, _, err := s.CreateWorkflow(ctx, store.WorkflowCreateParams{ID: "wf", Name: "f"})
 	is.NoErr(err) // create
 	_, err = schemaDB(t, schema).Exec(`CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS

@@ -15,8 +15,8 @@ import (
 )
 
 func init() {
-	store.Register("postgres", func(ctx context.Context, u string) (store.Store, error) {
-		s, err := Open(ctx, u)
+	store.Register("postgres", func(ctx context.Context, u string, o store.OpenOptions) (store.Store, error) {
+		s, err := OpenWith(ctx, u, o)
 		if err != nil {
 			return nil, err // not a nil *Store in a non-nil store.Store
 		}
@@ -37,7 +37,8 @@ type Store struct {
 	db       *sqlx.DB
 	hub      *hub
 	listener *listener
-	notifier *notifier // sends the keys of this store's commits: see notify.go
+	notifier *notifier // sends the keys of this store's commits (see notify.go); nil when read-only
+	readOnly bool
 	// Group commit of the writes of running workflows: see group.go.
 	steps     *group[store.StepParams, none]
 	outcomes  *group[store.OutcomeParams, outcome]
@@ -52,11 +53,17 @@ type Store struct {
 // Open connects to the database a URL names (see ParseURL), creates the
 // schema if it is missing and applies the migrations it lacks.
 func Open(ctx context.Context, u string) (*Store, error) {
+	return OpenWith(ctx, u, store.OpenOptions{})
+}
+
+// OpenWith connects to the database a URL names the way o says: see
+// OpenConfig.
+func OpenWith(ctx context.Context, u string, o store.OpenOptions) (*Store, error) {
 	c, err := ParseURL(u)
 	if err != nil {
 		return nil, err
 	}
-	s, err := OpenConfig(ctx, c)
+	s, err := OpenConfig(ctx, c, o)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open system database %q: %w", store.RedactURL(u), err)
 	}
@@ -64,12 +71,23 @@ func Open(ctx context.Context, u string) (*Store, error) {
 }
 
 // OpenConfig opens the database c describes. Its errors do not name the
-// database; Open's do.
-func OpenConfig(ctx context.Context, c Config) (*Store, error) {
+// database; Open's do. With o.Existing it creates no schema and migrates
+// nothing: a schema that does not exist, or holds no system database, is
+// store.ErrNotFound, an older or a newer one a *store.SchemaError. With
+// o.ReadOnly (which implies Existing) every connection of the pool sets
+// default_transaction_read_only, so the server refuses every write, which
+// the store reports as store.ErrReadOnly, and no notifier runs; the
+// listener still listens.
+func OpenConfig(ctx context.Context, c Config, o store.OpenOptions) (*Store, error) {
 	if c.Conn == nil {
 		return nil, errors.New("no connection configuration")
 	}
-	db := sqlx.NewDb(stdlib.OpenDB(*c.Conn.Copy()), "pgx")
+	conn := c.Conn.Copy()
+	if o.ReadOnly {
+		o.Existing = true
+		conn.RuntimeParams["default_transaction_read_only"] = "on"
+	}
+	db := sqlx.NewDb(stdlib.OpenDB(*conn), "pgx")
 	db.SetMaxOpenConns(c.MaxConns)
 	db.SetMaxIdleConns(c.MaxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
@@ -77,19 +95,25 @@ func OpenConfig(ctx context.Context, c Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	if err := migrate(ctx, db, c.Schema); err != nil {
+	prepare := migrate
+	if o.Existing {
+		prepare = checkSchema
+	}
+	if err := prepare(ctx, db, c.Schema); err != nil {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, hub: newHub(), schema: c.Schema, channel: channel(c.Schema)}
+	s := &Store{db: db, hub: newHub(), readOnly: o.ReadOnly, schema: c.Schema, channel: channel(c.Schema)}
 	s.makeGroups()
-	l, err := listen(ctx, c.Conn.Copy(), s.channel, s.hub)
+	l, err := listen(ctx, conn.Copy(), s.channel, s.hub)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	s.listener = l
-	s.notifier = startNotifier(db, s.channel)
+	if !o.ReadOnly {
+		s.notifier = startNotifier(db, s.channel)
+	}
 	return s, nil
 }
 
@@ -111,7 +135,9 @@ func (s *Store) Close() error {
 	s.closed.Store(true)
 	s.closeOnce.Do(func() {
 		s.listener.stop()
-		s.notifier.stop()
+		if s.notifier != nil {
+			s.notifier.stop()
+		}
 		s.closeErr = s.db.Close()
 	})
 	return s.closeErr

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 
@@ -63,14 +64,19 @@ func appendStream(ctx context.Context, tx *sqlx.Tx, p store.StreamWrite) error {
 	if !p.Close {
 		value = p.Value
 	}
+	var stepID sql.NullInt64 // NULL when written from inside a step
+	if p.Step != nil {
+		stepID = sql.NullInt64{Int64: int64(p.Step.StepID), Valid: true}
+	}
 	for range maxAppendTries {
 		var pos []int
-		if err := tx.SelectContext(ctx, &pos, `INSERT INTO streams (workflow_id, key, pos, value, closed, created_at)
-			SELECT $1::text, $2::text, coalesce(max(pos) + 1, 0), $3::bytea, $4::boolean, coalesce($5::bigint, `+dbNow+`)
+		if err := tx.SelectContext(ctx, &pos, `INSERT INTO streams (workflow_id, key, pos, value, closed, created_at, step_id)
+			SELECT $1::text, $2::text, coalesce(max(pos) + 1, 0), $3::bytea, $4::boolean, coalesce($5::bigint, `+dbNow+`),
+				$6::integer
 			FROM streams WHERE workflow_id = $1 AND key = $2
 			HAVING NOT coalesce(bool_or(closed), false)
 			ON CONFLICT DO NOTHING RETURNING pos`,
-			p.WorkflowID, p.Key, value, p.Close, nowArg(p.Now)); err != nil {
+			p.WorkflowID, p.Key, value, p.Close, nowArg(p.Now), stepID); err != nil {
 			return err
 		}
 		if len(pos) == 1 {

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/dboslite/dboslite/store"
@@ -14,6 +12,8 @@ import (
 
 // workflowRow is a workflows row as scanned; toStore converts it.
 type workflowRow struct {
+	InsertXID        int64  `db:"insert_xid"` // with Seq, the Position: see list.go
+	Seq              int64  `db:"seq"`
 	ID               string `db:"id"`
 	Name             string `db:"name"`
 	Status           string `db:"status"`
@@ -39,9 +39,15 @@ type workflowRow struct {
 	CompletedAt      int64  `db:"completed_at"`
 }
 
-const workflowColumns = `id, name, status, input, output, error, executor_id, owner, app_version, app_name,
+// The columns of a workflowRow: workflowColumns, or listColumns without
+// the payloads.
+const (
+	workflowColumns = `insert_xid, seq, id, name, status, input, output, error, ` + restColumns
+	listColumns     = `insert_xid, seq, id, name, status, NULL::bytea AS input, NULL::bytea AS output, error, ` + restColumns
+	restColumns     = `executor_id, owner, app_version, app_name,
 	parent_id, queue_name, recovery_attempts, deadline_at, timeout_ms, priority, dedup_id, partition_key,
 	not_before, started_at, created_at, updated_at, completed_at`
+)
 
 func (r workflowRow) toStore() store.Workflow {
 	return store.Workflow{
@@ -68,6 +74,7 @@ func (r workflowRow) toStore() store.Workflow {
 		CreatedAt:          fromMillis(r.CreatedAt),
 		UpdatedAt:          fromMillis(r.UpdatedAt),
 		CompletedAt:        fromMillis(r.CompletedAt),
+		Position:           position(r.InsertXID, r.Seq),
 	}
 }
 
@@ -161,64 +168,6 @@ func (s *Store) GetWorkflow(ctx context.Context, id string) (store.Workflow, err
 		return store.Workflow{}, fmt.Errorf("get workflow %s: %w", id, translate(err))
 	}
 	return row.toStore(), nil
-}
-
-var knownStatus = map[store.Status]bool{
-	store.StatusPending: true, store.StatusEnqueued: true, store.StatusSuccess: true, store.StatusError: true,
-	store.StatusCancelled: true, store.StatusMaxRecoveryAttemptsExceeded: true,
-}
-
-// ListWorkflows implements store.Store.
-func (s *Store) ListWorkflows(ctx context.Context, p store.ListParams) ([]store.Workflow, error) {
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if len(p.Statuses) > 0 {
-		// Statuses are written into the SQL, not bound: the planner uses a
-		// partial index (workflows_owner, workflows_cancelled) only when
-		// the query names its status literally.
-		lits := make([]string, len(p.Statuses))
-		for i, st := range p.Statuses {
-			if !knownStatus[st] {
-				return nil, fmt.Errorf("list workflows: unknown status %q", st)
-			}
-			lits[i] = "'" + string(st) + "'"
-		}
-		where = append(where, "status IN ("+strings.Join(lits, ", ")+")")
-	}
-	for _, f := range []struct {
-		col, val string
-	}{{"name", p.Name}, {"executor_id", p.ExecutorID}, {"owner", p.Owner}, {"app_version", p.ApplicationVersion}, {"parent_id", p.ParentID}} {
-		if f.val != "" {
-			where = append(where, f.col+" = "+arg(f.val))
-		}
-	}
-	if !p.UpdatedAfter.IsZero() {
-		where = append(where, "updated_at >= "+arg(millis(p.UpdatedAfter)))
-	}
-	if p.IDPrefix != "" {
-		where = append(where, "starts_with(id, "+arg(p.IDPrefix)+")") // no LIKE: _ and % are letters here
-	}
-	q := `SELECT ` + workflowColumns + ` FROM workflows`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY created_at, id"
-	if p.Limit > 0 {
-		q += " LIMIT " + strconv.Itoa(p.Limit)
-	}
-	var rows []workflowRow
-	err := s.retry(ctx, read, func() error {
-		rows = rows[:0]
-		return s.db.SelectContext(ctx, &rows, q, args...)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list workflows: %w", translate(err))
-	}
-	return toStore(rows), nil
 }
 
 func toStore(rows []workflowRow) []store.Workflow {

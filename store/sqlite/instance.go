@@ -42,10 +42,18 @@ func (r instanceRow) toStore() store.Instance {
 func (s *Store) RegisterInstance(ctx context.Context, p store.InstanceParams) (store.Instance, error) {
 	var row instanceRow
 	err := s.w.do(ctx, nil, func(tx *sqlx.Tx) error {
-		return tx.Get(&row, `INSERT INTO instances (id, executor_id, app_version, app_name, host, pid, process_start,
+		if err := tx.Get(&row, `INSERT INTO instances (id, executor_id, app_version, app_name, host, pid, process_start,
 				started_at, heartbeat_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, `+dbNow+`, `+dbNow+`) RETURNING `+instanceColumns,
-			p.ID, p.ExecutorID, p.ApplicationVersion, p.ApplicationName, p.Host, p.PID, p.ProcessStart)
+			p.ID, p.ExecutorID, p.ApplicationVersion, p.ApplicationName, p.Host, p.PID, p.ProcessStart); err != nil {
+			return err
+		}
+		if len(p.Workflows) == 0 {
+			return nil
+		}
+		_, err := tx.Exec(`INSERT INTO workflow_names (name) SELECT value FROM json_each(?) WHERE true
+			ON CONFLICT (name) DO NOTHING`, jsonList(p.Workflows))
+		return err
 	})
 	if err != nil {
 		return store.Instance{}, fmt.Errorf("register instance %s: %w", p.ID, translate(err))
@@ -139,8 +147,12 @@ func (s *Store) Orphans(ctx context.Context, p store.OrphanParams) ([]store.Work
 
 // forgetDead deletes dead instances that own no PENDING workflow, when
 // there are any: it looks on a reader first, so that dead instances kept
-// by their orphans cost no write on every call.
+// by their orphans cost no write on every call. A read-only store leaves
+// them.
 func (s *Store) forgetDead(ctx context.Context) error {
+	if s.readOnly {
+		return nil // the dead stay, for a store that may write to forget
+	}
 	const forgettable = `dead = 1 AND NOT EXISTS
 		(SELECT 1 FROM workflows WHERE status = 'PENDING' AND owner = instances.id)`
 	var n int
@@ -155,4 +167,13 @@ func (s *Store) forgetDead(ctx context.Context) error {
 		return fmt.Errorf("forget dead instances: %w", translate(err))
 	}
 	return nil
+}
+
+// KnownWorkflow implements store.Store.
+func (s *Store) KnownWorkflow(ctx context.Context, name string) (bool, error) {
+	var n int
+	if err := s.reader.GetContext(ctx, &n, `SELECT count(*) FROM workflow_names WHERE name = ?`, name); err != nil {
+		return false, fmt.Errorf("look up workflow name %q: %w", name, s.readErr(err))
+	}
+	return n > 0, nil
 }

@@ -38,6 +38,9 @@ func (s *Store) Send(ctx context.Context, p store.SendParams) error {
 
 // ConsumeMessage implements store.Store.
 func (s *Store) ConsumeMessage(ctx context.Context, p store.ConsumeParams) ([]byte, bool, error) {
+	if s.readOnly {
+		return nil, false, fmt.Errorf("receive %q for %s: %w", p.Topic, p.WorkflowID, store.ErrReadOnly)
+	}
 	// A waiter checks after every wake-up, most of them for other
 	// workflows' writes: look on a reader first, and take the write lock
 	// only when there is a message to take.
@@ -161,8 +164,13 @@ func (s *Store) WriteStream(ctx context.Context, p store.StreamWrite) error {
 		if !p.Close {
 			value = p.Value
 		}
-		if _, err := tx.Exec(`INSERT INTO streams (workflow_id, key, pos, value, closed, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			p.WorkflowID, p.Key, next, value, p.Close, millis(now(p.Now))); err != nil {
+		var stepID sql.NullInt64 // NULL when written from inside a step
+		if p.Step != nil {
+			stepID = sql.NullInt64{Int64: int64(p.Step.StepID), Valid: true}
+		}
+		if _, err := tx.Exec(`INSERT INTO streams (workflow_id, key, pos, value, closed, created_at, step_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			p.WorkflowID, p.Key, next, value, p.Close, millis(now(p.Now)), stepID); err != nil {
 			return err
 		}
 		if p.Step != nil {

@@ -112,3 +112,31 @@ func applyMigration(ctx context.Context, db *sqlx.DB, m migration, known int) er
 	}
 	return tx.Commit()
 }
+
+// checkSchema refuses, reading only, a database this program would have
+// to create or migrate before using it: store.ErrNotFound if it holds no
+// system database, a *store.SchemaError if its schema is older or newer
+// than this program's.
+func checkSchema(ctx context.Context, db *sqlx.DB) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	known := ms[len(ms)-1].version
+	var tables int
+	if err := db.GetContext(ctx, &tables, `SELECT count(*) FROM sqlite_master
+		WHERE type = 'table' AND name = 'schema_migrations'`); err != nil {
+		return err
+	}
+	if tables == 0 {
+		return fmt.Errorf("the file holds no system database: %w", store.ErrNotFound)
+	}
+	var newest int
+	if err := db.GetContext(ctx, &newest, `SELECT coalesce(max(version), 0) FROM schema_migrations`); err != nil {
+		return err
+	}
+	if newest != known {
+		return &store.SchemaError{Version: newest, Known: known}
+	}
+	return nil
+}

@@ -40,8 +40,7 @@ func enqueue(tx txer, p store.EnqueueParams) (workflowRow, bool, error) {
 			return row, false, err
 		}
 		var holder string
-		err = tx.Get(&holder, `SELECT id FROM workflows
-			WHERE queue_name = ? AND dedup_id = ? AND status IN ('ENQUEUED', 'PENDING')`, p.Queue, p.DeduplicationID)
+		err = tx.Get(&holder, `SELECT id FROM workflows WHERE `+dedupHolder, p.Queue, p.DeduplicationID)
 		if err == nil {
 			return row, false, &store.DeduplicatedError{Queue: p.Queue, DeduplicationID: p.DeduplicationID, HolderID: holder}
 		}
@@ -55,21 +54,30 @@ func enqueue(tx txer, p store.EnqueueParams) (workflowRow, bool, error) {
 		ParentID: p.ParentID, QueueName: p.Queue, DeadlineAt: millis(p.Deadline), TimeoutMS: p.Timeout.Milliseconds(),
 		Priority: p.Priority, DedupID: p.DeduplicationID, PartitionKey: p.PartitionKey, NotBefore: notBefore(p, t),
 		CreatedAt: t, UpdatedAt: t}
-	res, err := tx.Exec(`INSERT INTO workflows (id, name, status, input, executor_id, app_version, app_name,
+	res, err := tx.Exec(`INSERT INTO workflows (rowid, id, name, status, input, executor_id, app_version, app_name,
 			parent_id, queue_name, recovery_attempts, deadline_at, timeout_ms, priority, dedup_id, partition_key,
 			not_before, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		VALUES (`+nextRowid+`, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 		row.ID, row.Name, row.Status, row.Input, row.ExecutorID, row.AppVersion, row.AppName, row.ParentID, row.QueueName,
 		row.DeadlineAt, row.TimeoutMS, row.Priority, row.DedupID, row.PartitionKey, row.NotBefore, row.CreatedAt, row.UpdatedAt)
 	if err != nil {
 		return row, false, err
 	}
 	n, err := res.RowsAffected()
-	if err != nil || n == 1 {
-		return row, n == 1, err
+	if err != nil {
+		return row, false, err
+	}
+	if n == 1 {
+		row.Seq, err = res.LastInsertId()
+		return row, err == nil, err
 	}
 	return row, false, getWorkflow(tx, p.ID, &row)
 }
+
+// dedupHolder selects the active workflow of a queue (the first
+// argument) that holds a deduplication ID (the second, not ”): the
+// dedup_id != ” lets SQLite look it up in workflows_queue_dedup.
+const dedupHolder = `queue_name = ? AND dedup_id = ? AND dedup_id != '' AND status IN ('ENQUEUED', 'PENDING')`
 
 // notBefore is when an enqueued workflow may be claimed: 0 for at once.
 func notBefore(p store.EnqueueParams, t int64) int64 {

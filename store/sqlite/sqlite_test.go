@@ -16,6 +16,10 @@ func TestConformance(t *testing.T) {
 		return setup(t)
 	}, storetest.WithShared(func(t *testing.T, s store.Store) store.Store {
 		return open(t, s.(*sqlite.Store).Path()) // as another process would
+	}), storetest.WithReadOnly(func(t *testing.T, s store.Store) store.Store {
+		return openWith(t, s.(*sqlite.Store).Path(), store.OpenOptions{ReadOnly: true})
+	}), storetest.WithMissing(func(t *testing.T) string {
+		return "sqlite:" + filepath.Join(t.TempDir(), "missing", "app.db")
 	}))
 }
 
@@ -30,6 +34,16 @@ func setup(t *testing.T) *sqlite.Store {
 func open(t *testing.T, path string) *sqlite.Store {
 	is := is.New(t)
 	s, err := sqlite.Open(t.Context(), "sqlite:"+path)
+	is.NoErr(err) // open
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// openWith opens a store on the file at path as o says, and closes it
+// when the test ends.
+func openWith(t *testing.T, path string, o store.OpenOptions) *sqlite.Store {
+	is := is.New(t)
+	s, err := sqlite.OpenWith(t.Context(), "sqlite:"+path, o)
 	is.NoErr(err) // open
 	t.Cleanup(func() { s.Close() })
 	return s

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,8 +19,8 @@ import (
 )
 
 func init() {
-	store.Register("sqlite", func(ctx context.Context, u string) (store.Store, error) {
-		s, err := Open(ctx, u)
+	store.Register("sqlite", func(ctx context.Context, u string, o store.OpenOptions) (store.Store, error) {
+		s, err := OpenWith(ctx, u, o)
 		if err != nil {
 			return nil, err // not a nil *Store in a non-nil store.Store
 		}
@@ -34,35 +35,59 @@ var (
 
 // Store is the SQLite system database: one writer connection, owned by a
 // goroutine that commits queued writes together, and a pool of readers.
+// A store opened read-only has the readers only.
 type Store struct {
-	*hub          // Watch
-	path   string // "" for an in-memory database
-	writer *sqlx.DB
-	reader *sqlx.DB
-	w      *writer
-	closed atomic.Bool // set by Close
+	*hub             // Watch
+	path      string // "" for an in-memory database
+	writer    *sqlx.DB
+	reader    *sqlx.DB
+	w         *writer // nil when read-only: every write is store.ErrReadOnly
+	readOnly  bool
+	closed    atomic.Bool // set by Close
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Open opens (creating if needed) the SQLite database a URL names, checks
 // its settings and applies the migrations it lacks.
 func Open(ctx context.Context, u string) (*Store, error) {
+	return OpenWith(ctx, u, store.OpenOptions{})
+}
+
+// OpenWith opens the SQLite database a URL names the way o says: see
+// OpenConfig.
+func OpenWith(ctx context.Context, u string, o store.OpenOptions) (*Store, error) {
 	c, err := ParseURL(u)
 	if err != nil {
 		return nil, err
 	}
-	return OpenConfig(ctx, c)
+	return OpenConfig(ctx, c, o)
 }
 
-// OpenConfig opens the database c describes.
-func OpenConfig(ctx context.Context, c Config) (*Store, error) {
+// OpenConfig opens the database c describes. With o.Existing it creates
+// neither the file nor its folder, and migrates nothing: a missing file,
+// or one without a system database, is store.ErrNotFound, an older or a
+// newer schema a *store.SchemaError. With o.ReadOnly (which implies
+// Existing) it opens the file as readOnly describes.
+func OpenConfig(ctx context.Context, c Config, o store.OpenOptions) (*Store, error) {
 	memory := c.Path == ":memory:"
-	if !memory {
+	if o.ReadOnly || o.Existing {
+		if err := existing(c.Path); err != nil {
+			return nil, err
+		}
+	} else if !memory {
 		if err := preparePath(c.Path); err != nil {
 			return nil, err
 		}
 	}
+	if o.ReadOnly {
+		return openReadOnly(ctx, c)
+	}
 	pragmas := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=synchronous(%s)&_txlock=immediate",
 		c.BusyTimeout, c.Synchronous)
+	if o.Existing {
+		pragmas += "&mode=rw" // never create the file, even one deleted since existing looked
+	}
 	var dsn string
 	if memory {
 		dsn = "file::memory:?" + pragmas
@@ -79,7 +104,7 @@ func OpenConfig(ctx context.Context, c Config) (*Store, error) {
 	if err != nil {
 		return nil, wrapOpen(c.Path, err)
 	}
-	if err := s.setup(ctx, c, memory); err != nil {
+	if err := s.setup(ctx, c, memory, o.Existing); err != nil {
 		s.writer.Close()
 		return nil, wrapOpen(c.Path, err)
 	}
@@ -111,8 +136,14 @@ func openDB(dsn string, guard *txGuard, conns int) (*sqlx.DB, error) {
 }
 
 // setup verifies the pragmas took effect (the driver ignores keys it does
-// not know) and migrates the schema.
-func (s *Store) setup(ctx context.Context, c Config, memory bool) error {
+// not know) and migrates the schema, or with existing checks that it
+// needs no migration, before it changes anything.
+func (s *Store) setup(ctx context.Context, c Config, memory, existing bool) error {
+	if existing {
+		if err := checkSchema(ctx, s.writer); err != nil {
+			return err
+		}
+	}
 	mode, err := journalMode(ctx, s.writer, c, memory)
 	if err != nil {
 		return err
@@ -137,6 +168,9 @@ func (s *Store) setup(ctx context.Context, c Config, memory bool) error {
 	}
 	if want := map[string]int{"NORMAL": 1, "FULL": 2}[c.Synchronous]; sync != want {
 		return fmt.Errorf("synchronous is %d, want %d (%s)", sync, want, c.Synchronous)
+	}
+	if existing {
+		return nil
 	}
 	return migrate(ctx, s.writer)
 }
@@ -199,12 +233,14 @@ func (s *Store) Path() string { return s.path }
 // twice.
 func (s *Store) Close() error {
 	s.closed.Store(true)
-	if !s.w.stop() {
-		return nil
-	}
-	err := s.writer.Close()
-	if s.reader != s.writer {
-		err = errors.Join(err, s.reader.Close())
-	}
-	return err
+	s.closeOnce.Do(func() {
+		if s.w != nil {
+			s.w.stop()
+			s.closeErr = s.writer.Close()
+		}
+		if s.reader != s.writer {
+			s.closeErr = errors.Join(s.closeErr, s.reader.Close())
+		}
+	})
+	return s.closeErr
 }

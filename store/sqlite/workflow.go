@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -15,6 +15,7 @@ import (
 
 // workflowRow is a workflows row as scanned; toStore converts it.
 type workflowRow struct {
+	Seq              int64  `db:"seq"` // the rowid: see Position
 	ID               string `db:"id"`
 	Name             string `db:"name"`
 	Status           string `db:"status"`
@@ -40,9 +41,20 @@ type workflowRow struct {
 	CompletedAt      int64  `db:"completed_at"`
 }
 
-const workflowColumns = `id, name, status, input, output, error, executor_id, owner, app_version, app_name,
+// The columns of a workflowRow: workflowColumns, or listColumns without
+// the payloads.
+const (
+	workflowColumns = `rowid AS seq, id, name, status, input, output, error, ` + restColumns
+	listColumns     = `rowid AS seq, id, name, status, NULL AS input, NULL AS output, error, ` + restColumns
+	restColumns     = `executor_id, owner, app_version, app_name,
 	parent_id, queue_name, recovery_attempts, deadline_at, timeout_ms, priority, dedup_id, partition_key,
 	not_before, started_at, created_at, updated_at, completed_at`
+)
+
+// nextRowid is the rowid of a new workflow: past every rowid the table
+// holds and every one it held (see migration 0006), so a listing paged
+// by rowid never misses a row inserted behind it.
+const nextRowid = `max(coalesce((SELECT max(rowid) FROM workflows), 0), (SELECT max_deleted FROM rowid_floor)) + 1`
 
 func (r workflowRow) toStore() store.Workflow {
 	return store.Workflow{
@@ -69,6 +81,7 @@ func (r workflowRow) toStore() store.Workflow {
 		CreatedAt:          fromMillis(r.CreatedAt),
 		UpdatedAt:          fromMillis(r.UpdatedAt),
 		CompletedAt:        fromMillis(r.CompletedAt),
+		Position:           strconv.FormatInt(r.Seq, 10),
 	}
 }
 
@@ -100,9 +113,9 @@ func (s *Store) CreateWorkflow(ctx context.Context, p store.WorkflowCreateParams
 	err := s.w.doPrepared(ctx, []string{store.KeyWorkflow(p.ID)}, func(tx *wtx) error {
 		t := millis(now(p.Now))
 		// One statement: the owner must be a live instance (see live).
-		res, err := tx.Exec(`INSERT INTO workflows (id, name, status, input, executor_id, owner, app_version, app_name,
+		res, err := tx.Exec(`INSERT INTO workflows (rowid, id, name, status, input, executor_id, owner, app_version, app_name,
 				parent_id, recovery_attempts, deadline_at, created_at, updated_at)
-			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?
+			SELECT `+nextRowid+`, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?
 			WHERE ? = '' OR EXISTS (SELECT 1 FROM instances WHERE id = ? AND dead = 0)
 			ON CONFLICT (id) DO NOTHING`,
 			p.ID, p.Name, store.StatusPending, p.Input, p.ExecutorID, p.Owner, p.ApplicationVersion, p.ApplicationName,
@@ -116,7 +129,11 @@ func (s *Store) CreateWorkflow(ctx context.Context, p store.WorkflowCreateParams
 		}
 		created = n == 1
 		if created {
-			row = workflowRow{ID: p.ID, Name: p.Name, Status: string(store.StatusPending), Input: p.Input,
+			seq, err := res.LastInsertId()
+			if err != nil {
+				return err
+			}
+			row = workflowRow{Seq: seq, ID: p.ID, Name: p.Name, Status: string(store.StatusPending), Input: p.Input,
 				ExecutorID: p.ExecutorID, Owner: p.Owner, AppVersion: p.ApplicationVersion, AppName: p.ApplicationName,
 				ParentID: p.ParentID, RecoveryAttempts: 1, DeadlineAt: millis(p.Deadline), CreatedAt: t, UpdatedAt: t}
 			return nil
@@ -161,69 +178,6 @@ func (s *Store) GetWorkflow(ctx context.Context, id string) (store.Workflow, err
 		return store.Workflow{}, fmt.Errorf("get workflow %s: %w", id, err)
 	}
 	return row.toStore(), nil
-}
-
-var knownStatus = map[store.Status]bool{
-	store.StatusPending: true, store.StatusEnqueued: true, store.StatusSuccess: true, store.StatusError: true,
-	store.StatusCancelled: true, store.StatusMaxRecoveryAttemptsExceeded: true,
-}
-
-// ListWorkflows implements store.Store.
-func (s *Store) ListWorkflows(ctx context.Context, p store.ListParams) ([]store.Workflow, error) {
-	var where []string
-	var args []any
-	if len(p.Statuses) > 0 {
-		// Statuses are written into the SQL, not bound: SQLite uses a
-		// partial index (workflows_pending, workflows_cancelled) only when
-		// the query names its status literally.
-		lits := make([]string, len(p.Statuses))
-		for i, st := range p.Statuses {
-			if !knownStatus[st] {
-				return nil, fmt.Errorf("list workflows: unknown status %q", st)
-			}
-			lits[i] = "'" + string(st) + "'"
-		}
-		if len(lits) == 1 {
-			where = append(where, "status = "+lits[0]) // IN ('X') does not imply a partial index's status = 'X'
-		} else {
-			where = append(where, "status IN ("+strings.Join(lits, ", ")+")")
-		}
-	}
-	for _, f := range []struct {
-		col, val string
-	}{{"name", p.Name}, {"executor_id", p.ExecutorID}, {"owner", p.Owner}, {"app_version", p.ApplicationVersion}, {"parent_id", p.ParentID}} {
-		if f.val != "" {
-			where = append(where, f.col+" = ?")
-			args = append(args, f.val)
-		}
-	}
-	if !p.UpdatedAfter.IsZero() {
-		where = append(where, "updated_at >= ?")
-		args = append(args, millis(p.UpdatedAfter))
-	}
-	if p.IDPrefix != "" {
-		// Compared as bytes: on TEXT, substr counts characters, not the
-		// bytes len counts.
-		where = append(where, "substr(CAST(id AS BLOB), 1, ?) = CAST(? AS BLOB)")
-		args = append(args, len(p.IDPrefix), p.IDPrefix)
-	}
-	q := `SELECT ` + workflowColumns + ` FROM workflows`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY created_at, id"
-	if p.Limit > 0 {
-		q += fmt.Sprintf(" LIMIT %d", p.Limit)
-	}
-	var rows []workflowRow
-	if err := s.reader.SelectContext(ctx, &rows, q, args...); err != nil {
-		return nil, fmt.Errorf("list workflows: %w", s.readErr(err))
-	}
-	out := make([]store.Workflow, len(rows))
-	for i, r := range rows {
-		out[i] = r.toStore()
-	}
-	return out, nil
 }
 
 // SetOutcome implements store.Store.

@@ -106,6 +106,9 @@ func (w *writer) do(ctx context.Context, keys []string, fn func(tx *sqlx.Tx) err
 // doPrepared is do for a write whose statements the writer keeps prepared:
 // the hot path.
 func (w *writer) doPrepared(ctx context.Context, keys []string, fn func(tx *wtx) error) error {
+	if w == nil {
+		return store.ErrReadOnly // a read-only store has no writer
+	}
 	wr := write{fn: fn, keys: keys, done: make(chan error, 1)}
 	select {
 	case w.queue <- wr:

@@ -166,14 +166,7 @@ func testConcurrentAdoption(t *testing.T, newStore func(t *testing.T) store.Stor
 	// stores returns n stores on one new database, or skips the test if
 	// Run was not told how to open more than one.
 	stores := func(t *testing.T, n int) []store.Store {
-		if shared == nil {
-			t.Skip("Run has no WithShared: the backend cannot open several stores on one database")
-		}
-		out := []store.Store{newStore(t)}
-		for range n - 1 {
-			out = append(out, shared(t, out[0]))
-		}
-		return out
+		return sharedStores(t, newStore, shared, n)
 	}
 
 	t.Run("one of many adopters takes a dead instance's workflow", func(t *testing.T) {

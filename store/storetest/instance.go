@@ -114,6 +114,25 @@ func testInstances(t *testing.T, newStore func(t *testing.T) store.Store) {
 		is.Equal(normInstance(got[0]), normInstance(inst)) // listed as registered
 	})
 
+	t.Run("the workflow names instances registered are remembered after them", func(t *testing.T) {
+		is := is.New(t)
+		s := newStore(t)
+		known, err := s.KnownWorkflow(t.Context(), "main.Transfer")
+		is.NoErr(err)
+		is.True(!known) // nobody registered it yet
+		_, err = s.RegisterInstance(t.Context(), store.InstanceParams{ID: "i1", ExecutorID: "e", ApplicationVersion: "v1",
+			Workflows: []string{"main.Transfer", "main.Refund"}})
+		is.NoErr(err)
+		_, err = s.RegisterInstance(t.Context(), store.InstanceParams{ID: "i2", ExecutorID: "e", ApplicationVersion: "v1",
+			Workflows: []string{"main.Transfer"}})
+		is.NoErr(err) // a name registered twice
+		is.NoErr(s.StopInstance(t.Context(), "i1"))
+		for name, want := range map[string]bool{"main.Transfer": true, "main.Refund": true, "main.Transfr": false} {
+			known, err := s.KnownWorkflow(t.Context(), name)
+			is.NoErr(err)
+			is.Equal(known, want) // remembered, the stopped instance's too; a typo is not
+		}
+	})
 	t.Run("lists live instances oldest first", func(t *testing.T) {
 		is := is.New(t)
 		s := newStore(t)

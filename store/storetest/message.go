@@ -244,6 +244,14 @@ func testDeadlinesAndParents(t *testing.T, newStore func(t *testing.T) store.Sto
 	list, err := s.ListWorkflows(ctx, store.ListParams{ParentID: "parent"})
 	is.NoErr(err)
 	is.Equal(ids(list), []string{"child"}) // children by parent
+
+	_, _, err = s.Enqueue(ctx, store.EnqueueParams{Queue: "q", WorkflowCreateParams: params("queued", 3)})
+	is.NoErr(err)
+	_, _, err = s.Enqueue(ctx, store.EnqueueParams{Queue: "other-q", WorkflowCreateParams: params("elsewhere", 4)})
+	is.NoErr(err)
+	list, err = s.ListWorkflows(ctx, store.ListParams{Queue: "q"})
+	is.NoErr(err)
+	is.Equal(ids(list), []string{"queued"}) // by queue
 }
 
 // testWatch checks a store that wakes waiters does wake them.
