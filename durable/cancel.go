@@ -118,7 +118,9 @@ func (e *Engine) watchCancels() {
 		ch, stop := w.Watch(e.life, store.WatchParams{Keys: []string{store.KeyCancelled(me)}})
 		select {
 		case <-ch:
-		case <-e.idle: // nothing runs any more: stop watching
+		case <-e.idle: // nothing runs any more: nothing to look for
+			stop()
+			continue
 		case <-e.life.Done():
 			stop()
 			return
