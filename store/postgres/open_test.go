@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -217,7 +220,7 @@ func TestMigrateRace(t *testing.T) {
 		is.NoErr(errs[i]) // every open succeeds
 		defer stores[i].Close()
 	}
-	is.Equal(appliedVersions(t, schema), []int{1, 2, 3, 4, 5, 6, 7}) // each migration applied once
+	is.Equal(appliedVersions(t, schema), embedded(t)) // each migration applied once
 	_, created, err := stores[n-1].CreateWorkflow(t.Context(), store.WorkflowCreateParams{ID: "wf-1", Name: "f"})
 	is.NoErr(err)    // the schema is usable
 	is.True(created) // a new workflow
@@ -235,19 +238,20 @@ func TestSchemaTooNew(t *testing.T) {
 	db := schemaDB(t, schema)
 	_, err = db.Exec(`CREATE TABLE future (x integer)`)
 	is.NoErr(err) // the newer program's table
-	_, err = db.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (8, '0008_future.sql', 0)`)
+	known := slices.Max(embedded(t))
+	_, err = db.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, 'future.sql', 0)`, known+1)
 	is.NoErr(err) // and its migration
 	before := schemaShape(t, schema)
 
 	_, err = postgres.Open(t.Context(), u)
 	is.True(errors.Is(err, store.ErrSchemaTooNew)) // a newer schema is refused
 	var tooNew *store.SchemaError
-	is.True(errors.As(err, &tooNew)) // with the versions in fields
-	is.Equal(tooNew.Version, 8)      // the database's
-	is.Equal(tooNew.Known, 7)        // and this program's
-	is.True(strings.Contains(err.Error(), "database schema is version 8; this binary knows up to 7: upgrade the program"))
-	is.Equal(schemaShape(t, schema), before)                            // nothing changed
-	is.Equal(appliedVersions(t, schema), []int{1, 2, 3, 4, 5, 6, 7, 8}) // no migration recorded
+	is.True(errors.As(err, &tooNew))  // with the versions in fields
+	is.Equal(tooNew.Version, known+1) // the database's
+	is.Equal(tooNew.Known, known)     // and this program's
+	is.True(strings.Contains(err.Error(), fmt.Sprintf("database schema is version %d; this binary knows up to %d: upgrade the program", known+1, known)))
+	is.Equal(schemaShape(t, schema), before)                           // nothing changed
+	is.Equal(appliedVersions(t, schema), append(embedded(t), known+1)) // no migration recorded
 }
 
 // appliedVersions returns the migrations recorded in a schema.
@@ -281,4 +285,24 @@ func schemaShape(t *testing.T, schema string) string {
 		t.Fatal(err)
 	}
 	return shape
+}
+
+// embedded returns the versions of the migrations this program embeds,
+// read from the files they are embedded from.
+func embedded(t *testing.T) []int {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("migration", "*.sql"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("migration files: %v", err)
+	}
+	var vs []int
+	for _, f := range files {
+		v, err := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, v)
+	}
+	slices.Sort(vs)
+	return vs
 }

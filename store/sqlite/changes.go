@@ -7,8 +7,9 @@ import (
 
 // The change log carries keyed wake-ups between processes sharing a
 // file: see migration 0005. Writing it costs one INSERT per transaction
-// that wakes anything; reading it happens only when PRAGMA data_version
-// says another connection committed, while an eager watch exists.
+// that wakes anything, and only while another store listens (see
+// listeners.go); reading it happens only when PRAGMA data_version says
+// another connection committed, while an eager watch exists.
 
 // pruneEvery is how often the writer deletes log entries older than
 // keepChanges. A process that did not read the log for longer (it had no
@@ -35,11 +36,17 @@ func (w *writer) logChanges(tx *wtx, todo []*write) error {
 		return err
 	}
 	now := time.Now()
+	if others, err := othersListen(tx, w.origin, now); err != nil || !others {
+		return err
+	}
 	if _, err := tx.Exec(`INSERT INTO changes (origin, keys, at) VALUES (?, ?, ?)`, w.origin, string(b), now.UnixMilli()); err != nil {
 		return err
 	}
 	if now.Sub(w.pruned) > pruneEvery {
 		if _, err := tx.Exec(`DELETE FROM changes WHERE at < ?`, now.Add(-keepChanges).UnixMilli()); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`DELETE FROM listeners WHERE seen_at < ?`, now.Add(-listenForget).UnixMilli()); err != nil {
 			return err
 		}
 		w.pruned = now
@@ -64,7 +71,7 @@ func (w *writer) readChanges() {
 		w.hub.notifyAll()
 		return
 	}
-	if len(rows) > 0 && rows[0].Seq != last+1 && last > 0 {
+	if len(rows) > 0 && rows[0].Seq != last+1 {
 		w.hub.notifyAll() // a gap: pruned before this process read it
 	}
 	for _, r := range rows {
@@ -81,9 +88,11 @@ func (w *writer) readChanges() {
 	}
 }
 
-// lastChange returns the newest sequence number of the log, 0 if none.
+// lastChange returns the newest sequence number the log has given, 0 if
+// none: from sqlite_sequence, which AUTOINCREMENT keeps even when every
+// entry is pruned, so the next entry is always lastChange()+1.
 func (w *writer) lastChange() int64 {
 	var seq int64
-	w.db.Get(&seq, `SELECT coalesce(max(seq), 0) FROM changes`)
+	w.db.Get(&seq, `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)`)
 	return seq
 }

@@ -27,6 +27,8 @@ func TestChangesWakeOnlyTheirKeysAcrossProcesses(t *testing.T) {
 	is.NoErr(err)
 	mine, stop := b.Watch(t.Context(), store.WatchParams{Keys: []string{store.KeyMessages("wf", "a")}})
 	defer stop()
+	listening(t, b)
+	drain(mine) // b's joining the listeners woke it once
 
 	// A message of another topic: b reads the change, and wakes nobody.
 	is.NoErr(a.Send(t.Context(), store.SendParams{DestinationID: "wf", Topic: "b", Payload: []byte("1")}))
@@ -65,6 +67,9 @@ func TestChangesPrunedUnreadWakeEveryone(t *testing.T) {
 	b, err := Open(t.Context(), url)
 	is.NoErr(err)
 	defer b.Close()
+	_, stopFirst := b.Watch(t.Context(), store.WatchParams{Keys: []string{store.KeyEvent("wf", "first")}})
+	listening(t, b)
+	stopFirst() // b stops reading the log, and stays listed
 	for range 3 {
 		is.NoErr(a.Send(t.Context(), store.SendParams{DestinationID: "wf", Topic: "x", Payload: []byte("1")}))
 	}

@@ -91,5 +91,6 @@ func cannotMakeWAL(err error) bool {
 
 // FeedLost implements store.Watcher. A read-only store has no writer to
 // follow the change log, so other processes' commits go unseen and
-// waiters poll: it reports true.
-func (s *Store) FeedLost() bool { return s.readOnly }
+// waiters poll: it reports true. So does a store not yet listed as a
+// listener (listeners.go), whose writer has just been asked to join.
+func (s *Store) FeedLost() bool { return s.readOnly || !s.w.listening.Load() }

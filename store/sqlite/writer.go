@@ -71,6 +71,11 @@ type writer struct {
 	origin  string       // this store's name in the log
 	lastSeq atomic.Int64 // the newest entry read (atomic for tests only)
 	pruned  time.Time    // when old entries were last deleted
+
+	// The listeners table (listeners.go): listening is read by FeedLost,
+	// listenedAt only by the writer goroutine.
+	listening  atomic.Bool
+	listenedAt time.Time // the last refresh of this store's row
 }
 
 // startWriter starts the writer of db, whose connections carry the hooks
@@ -141,6 +146,7 @@ func (w *writer) loop(version int) {
 			continue
 		case <-tick:
 			tick = nil
+			w.listen()
 			if v := w.dataVersion(); v != version {
 				version, interval = v, pollMin
 				w.readChanges()
@@ -152,6 +158,7 @@ func (w *writer) loop(version int) {
 			if poll != nil {
 				poll.Stop()
 			}
+			w.unlisten()
 			if w.version != nil {
 				w.version.Close()
 			}
