@@ -49,9 +49,11 @@ type WorkflowPage struct {
 	// Next is the query's After for the next page: it goes on after this
 	// page's last workflow. A page with fewer than Limit workflows has
 	// reached the end, for now: workflows created later are listed after
-	// Next. (On PostgreSQL a page may also come short while a transaction
-	// that created a workflow is still open: the listing holds back what
-	// could otherwise be skipped.) Empty when the page is empty.
+	// Next. (On PostgreSQL a transaction still open that created a
+	// workflow holds back the workflows created after it, which a page
+	// could otherwise skip: the listing waits up to 2 s for it to end, and
+	// comes short only if it stays open longer.) Empty when the page is
+	// empty.
 	Next string
 }
 

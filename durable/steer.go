@@ -234,8 +234,8 @@ func (e *Engine) CancelCreatedBefore(ctx context.Context, cutoff time.Time) (int
 				n++
 			}
 		}
-		if len(page.Workflows) < q.Limit {
-			return n, nil
+		if len(page.Workflows) == 0 {
+			return n, nil // not at a short page: on PostgreSQL one may come short before the end
 		}
 		q.After = page.Next
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/dboslite/dboslite/store"
@@ -37,8 +38,9 @@ import (
 //
 // The price: a transaction that has written and is still open, anywhere
 // on the server (transaction IDs are the cluster's), holds back the rows
-// inserted after it began until it ends; a page may then hold fewer than
-// Limit rows, and the next listing has the rest. A transaction that only
+// inserted after it began until it ends. A listing that comes short while
+// it holds rows back waits for them, up to heldWait; past that, a page
+// may hold fewer than Limit rows, and the next listing has the rest. A transaction that only
 // reads has no ID and holds nothing back. Listings that cannot be
 // continued (no Limit, no After: the engine's) see every committed row.
 // Descending listings are not held back either: they go from the newest
@@ -79,14 +81,49 @@ func (s *Store) ListWorkflows(ctx context.Context, p store.ListParams) ([]store.
 		return nil, fmt.Errorf("list workflows: %w", err)
 	}
 	var rows []workflowRow
-	err = s.retry(ctx, read, func() error {
-		rows = rows[:0]
-		return s.db.SelectContext(ctx, &rows, q, args...)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list workflows: %w", translate(err))
+	held := strings.Contains(q, settled)
+	pause := heldPauseMin
+	for start := time.Now(); ; {
+		var waiting bool
+		err = s.retry(ctx, read, func() error {
+			rows = rows[:0]
+			if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
+				return err
+			}
+			if !held || p.Limit > 0 && len(rows) == p.Limit {
+				waiting = false
+				return nil
+			}
+			return s.db.GetContext(ctx, &waiting, heldBack(q), args...)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list workflows: %w", translate(err))
+		}
+		if !waiting || time.Since(start) > heldWait {
+			return toStore(rows), nil
+		}
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("list workflows: %w", ctx.Err())
+		}
+		pause = min(2*pause, heldPauseMax)
 	}
-	return toStore(rows), nil
+}
+
+// A listing that holds back rows (see above) and so comes short waits
+// for the transactions that hold them back, up to heldWait: they are
+// short in general, and a short page is then one that reached the end.
+const (
+	heldWait     = 2 * time.Second
+	heldPauseMin = 2 * time.Millisecond
+	heldPauseMax = 50 * time.Millisecond
+)
+
+// heldBack turns a listing that holds back unsettled rows into a query of
+// whether it holds back any.
+func heldBack(q string) string {
+	return `SELECT EXISTS (` + strings.Replace(q, settled, "NOT ("+settled+")", 1) + `)`
 }
 
 // listQuery returns the statement of a listing and its arguments.

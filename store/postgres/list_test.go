@@ -78,6 +78,28 @@ func TestPagesHoldBackUnsettledRows(t *testing.T) {
 	is.Equal(listSettled(t, s, store.ListParams{Limit: 10}, []string{"a", "b"}), []string{"a", "b"}) // then a page lists both, a first
 }
 
+// TestAShortPageWaitsForAShortTransaction lists while a transaction that
+// holds rows back is open for a moment, as another process's insert is:
+// the page waits for it to end and lists every row, rather than come
+// short and be taken for the end.
+func TestAShortPageWaitsForAShortTransaction(t *testing.T) {
+	is := is.New(t)
+	ctx := t.Context()
+	s := setup(t)
+	db := schemaDB(t, s.Schema())
+	tx, err := db.BeginTx(ctx, nil)
+	is.NoErr(err) // another process's transaction
+	defer tx.Rollback()
+	insertRaw(t, tx, "a")
+	_, _, err = s.CreateWorkflow(ctx, store.WorkflowCreateParams{ID: "b", Name: "f"})
+	is.NoErr(err) // b commits first
+	go func() {
+		time.Sleep(200 * time.Millisecond) // the other process's work before its commit
+		tx.Commit()
+	}()
+	is.Equal(listIDs(t, s, store.ListParams{Limit: 10}), []string{"a", "b"}) // one page, both
+}
+
 // TestRowsAreInTransactionOrder shows that listings are in the order of
 // the inserting transactions, not of the identity values: c's
 // transaction begins writing before d's and inserts after it, and c is
