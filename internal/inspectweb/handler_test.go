@@ -100,8 +100,8 @@ func testList(t *testing.T, c *durable.Client) {
 	code, body := get(t, srv, "/")
 	is.Equal(code, http.StatusOK)
 	is.True(strings.Contains(body, `data-id="`+checkoutID+`"`)) // the list shows the known workflow
-	is.True(strings.Contains(body, "emails</a> 1 waiting"))      // and the queue's depth
-	is.True(strings.Contains(body, `/static/refresh.js`))        // active workflows listed: the page refreshes
+	is.True(strings.Contains(body, "emails</a> 1 waiting"))     // and the queue's depth
+	is.True(strings.Contains(body, `/static/refresh.js`))       // active workflows listed: the page refreshes
 
 	_, body = get(t, srv, "/?status=error")
 	is.Equal(ids(body), []string{failedID}) // filtered by status
@@ -110,7 +110,7 @@ func testList(t *testing.T, c *durable.Client) {
 	_, body = get(t, srv, "/?queue=emails")
 	is.Equal(ids(body), []string{queuedID}) // by queue
 	_, body = get(t, srv, "/?prefix=notify-")
-	is.Equal(ids(body), []string{notifyID}) // by ID prefix
+	is.Equal(ids(body), []string{notifyID})        // by ID prefix
 	is.True(!strings.Contains(body, "refresh.js")) // nothing active listed: no refresh
 
 	// Paging: pages of 2 go through every workflow once.
@@ -127,7 +127,7 @@ func testList(t *testing.T, c *durable.Client) {
 		is.True(len(paged) <= 20) // the paging ends
 	}
 	is.Equal(paged, ids(all)) // pages of 2 list the same workflows as one page
-	is.True(len(paged) >= 9)   // the fixture's workflows and children
+	is.True(len(paged) >= 9)  // the fixture's workflows and children
 
 	code, body = get(t, srv, "/?status=RUNNING")
 	is.Equal(code, http.StatusBadRequest) // an unknown status
@@ -187,9 +187,9 @@ func testEscaping(t *testing.T, c *durable.Client) {
 	is := is.New(t)
 	srv := view(t, c, inspectweb.Options{})
 	_, body := get(t, srv, "/wf/"+xssID)
-	is.True(!strings.Contains(body, xssOutput))                               // the output is not markup
+	is.True(!strings.Contains(body, xssOutput))                              // the output is not markup
 	is.True(strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;")) // but text
-	is.True(!strings.Contains(body, "<img"))                                  // nor a step's output
+	is.True(!strings.Contains(body, "<img"))                                 // nor a step's output
 
 	_, body = get(t, srv, "/wf/"+failedID)
 	is.True(strings.Contains(body, "card declined &lt;b&gt;twice&lt;/b&gt;")) // nor an error
