@@ -32,7 +32,7 @@ type tick struct {
 }
 
 type bar struct {
-	Class  string // "step", "step failed" or "child"
+	Class  string // "step", "step internal", "step failed" or "child"
 	StepID int    // for a step
 	Label  string
 	Title  string // the tooltip
@@ -77,6 +77,9 @@ func drawTimeline(wf durable.WorkflowStatus, steps []durable.StepInfo, children 
 	for _, st := range steps {
 		b := bar{Class: "step", StepID: st.StepID, Label: cut(itoa(st.StepID)+" "+st.Name, 40),
 			Title: st.Name + ": " + human(st.CompletedAt.Sub(st.StartedAt))}
+		if st.Internal {
+			b.Class = "step internal"
+		}
 		if st.Error != nil {
 			b.Class = "step failed"
 			b.Title += ": " + st.Error.Error()
