@@ -110,7 +110,7 @@ func (s *server) detail(w http.ResponseWriter, r *http.Request) {
 	if !p.WF.Status.Terminal() {
 		v.Refresh = 2
 	}
-	s.renderView(w, r, "detail", v)
+	s.render(w, r, "detail", v)
 }
 
 // event looks up the event key of workflow id, without waiting.

@@ -104,5 +104,5 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	s.render(w, r, "list", p)
+	s.render(w, r, "list", view{Title: "workflows", Refresh: p.Refresh, Data: p})
 }

@@ -43,16 +43,8 @@ var funcs = template.FuncMap{
 	"lower": strings.ToLower,
 }
 
-// render renders page with data under the default title.
-func (s *server) render(w http.ResponseWriter, r *http.Request, page string, data any) {
-	v := view{Title: "workflows", Data: data}
-	if p, ok := data.(listPage); ok {
-		v.Refresh = p.Refresh
-	}
-	s.renderView(w, r, page, v)
-}
-
-func (s *server) renderView(w http.ResponseWriter, r *http.Request, page string, v view) {
+// render renders page in the layout.
+func (s *server) render(w http.ResponseWriter, r *http.Request, page string, v view) {
 	s.renderStatus(w, r, http.StatusOK, page, v)
 }
 
