@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/matryer/is"
 
@@ -20,7 +21,9 @@ func TestRecoveryWaitsForAnEngineOfTheWorkflowsVersion(t *testing.T) {
 	is := is.New(t)
 	v := setup(t)
 	var calls counter
-	ctx := context.Background()
+	// Bounded: a workflow left unrun fails the test rather than hang it.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 
 	// A v1 process records two steps, then dies.
 	e1 := v.crashing(3, version("v1"))
@@ -63,7 +66,9 @@ func TestRecoveryWaitsForAnEngineOfTheWorkflowsVersion(t *testing.T) {
 func TestQueueDequeuesOnlyItsVersionOrNone(t *testing.T) {
 	is := is.New(t)
 	v := setup(t)
-	ctx := context.Background()
+	// Bounded: a workflow left unrun fails the test rather than hang it.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	echo := func(ctx context.Context, s string) (string, error) { return s, nil }
 
 	e2 := v.engine(version("v2"))
