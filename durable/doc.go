@@ -118,7 +118,10 @@
 // Replay works only if a workflow calls the same steps in the same order
 // given the same input and recorded results. Put everything that varies —
 // time, randomness, I/O — inside steps. A replay that calls a different step
-// name than the one recorded gets a [*DeterminismError].
+// name than the one recorded gets a [*DeterminismError]. To change a
+// workflow's steps while some are in flight, branch on [Patch] (then
+// [DeprecatePatch]), or give the new code a new
+// [Config.ApplicationVersion].
 //
 // # Shutdown
 //

@@ -58,6 +58,9 @@ var (
 	ErrInvalidQuery = errors.New("durable: invalid workflow query")
 	// ErrInvalidFork is returned by Fork for a step out of range.
 	ErrInvalidFork = errors.New("durable: invalid fork")
+	// ErrInvalidPatch is returned by Patch and DeprecatePatch for an
+	// empty patch name.
+	ErrInvalidPatch = errors.New("durable: invalid patch name")
 	// ErrCannotResume is returned by Resume for a workflow that ended in
 	// SUCCESS: there is nothing left to run.
 	ErrCannotResume = errors.New("durable: workflow cannot be resumed")

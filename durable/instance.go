@@ -26,9 +26,10 @@ import (
 // for the PENDING workflows of dead instances every HeartbeatInterval
 // (and at Launch) and adopts them, each with one atomic claim that only
 // one engine wins: a queued workflow goes back to its queue, freeing its
-// slot; another workflow of this engine's application version whose name
-// it registered runs here, replaying its recorded steps. An engine that
-// finds itself declared dead stops its runs and registers again.
+// slot; another workflow of this engine's application version (or of
+// none) whose name it registered runs here, replaying its recorded steps.
+// An engine that finds itself declared dead stops its runs and registers
+// again.
 
 // registerInstance records this engine as a live instance.
 func (e *Engine) registerInstance(ctx context.Context) error {
@@ -166,8 +167,8 @@ func (e *Engine) adoptOne(ctx context.Context, wf store.Workflow) error {
 	if wf.QueueName != "" {
 		return e.requeue(ctx, wf, maxAttempts)
 	}
-	if wf.ApplicationVersion != e.cfg.ApplicationVersion {
-		return nil // for an engine of its own version
+	if wf.ApplicationVersion != "" && wf.ApplicationVersion != e.cfg.ApplicationVersion {
+		return nil // for an engine of its own version; one of none runs anywhere
 	}
 	if reg == nil {
 		e.warnOnce(wf.ID, "durable: not adopting a workflow whose name is not registered; it stays PENDING",
@@ -176,7 +177,8 @@ func (e *Engine) adoptOne(ctx context.Context, wf store.Workflow) error {
 	}
 	me := e.instanceID()
 	wf, err := e.store.RecoverWorkflow(ctx, store.RecoverParams{
-		WorkflowID: wf.ID, From: wf.Owner, Owner: me, ExecutorID: e.cfg.ExecutorID, MaxAttempts: maxAttempts, Now: e.now(),
+		WorkflowID: wf.ID, From: wf.Owner, Owner: me, ExecutorID: e.cfg.ExecutorID,
+		ApplicationVersion: e.cfg.ApplicationVersion, MaxAttempts: maxAttempts, Now: e.now(),
 	})
 	if err != nil || wf.Owner != me {
 		return err // another engine adopted it first

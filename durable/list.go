@@ -142,7 +142,7 @@ func (e *Engine) Steps(ctx context.Context, id string) ([]StepInfo, error) {
 	}
 	out := make([]StepInfo, len(steps))
 	for i, s := range steps {
-		info := StepInfo{StepID: s.StepID, Name: s.Name, ChildID: s.ChildID, Internal: internalSteps[s.Name],
+		info := StepInfo{StepID: s.StepID, Name: s.Name, ChildID: s.ChildID, Internal: internalSteps[s.Name] || isPatchMarker(s.Name),
 			StartedAt: s.StartedAt, CompletedAt: s.CompletedAt, Error: e.decodeError(s.Error)}
 		if info.Error == nil && s.Name != sleepStep {
 			// A decode error leaves Output nil: the record stays readable.

@@ -120,6 +120,9 @@ type RecoverParams struct {
 	From       string
 	Owner      string // the adopting instance
 	ExecutorID string
+	// ApplicationVersion, if set, adopts only a workflow of this version
+	// or of none; another is returned unchanged.
+	ApplicationVersion string
 	// MaxAttempts is how many recoveries are allowed after the first run;
 	// negative means unlimited.
 	MaxAttempts int

@@ -49,11 +49,13 @@ type Store interface {
 	// one statement it adds one to RecoveryAttempts, hands it to p.Owner
 	// and p.ExecutorID and, once the attempts exceed p.MaxAttempts+1, sets
 	// it to StatusMaxRecoveryAttemptsExceeded. It returns the row after
-	// the update; a workflow that is not PENDING, or is owned by another
-	// than p.From, is returned unchanged, so of several instances adopting
-	// it at once exactly one sees itself as Owner. Returns ErrNotFound if
-	// the workflow does not exist, and ErrInstanceLost if p.Owner is set
-	// and is not a live instance.
+	// the update; a workflow that is not PENDING, is owned by another
+	// than p.From, or is of another version than p.ApplicationVersion
+	// (when set; a workflow of no version fits any), is returned
+	// unchanged, so of several instances adopting it at once exactly one
+	// sees itself as Owner. Returns ErrNotFound if the workflow does not
+	// exist, and ErrInstanceLost if p.Owner is set and is not a live
+	// instance.
 	RecoverWorkflow(ctx context.Context, p RecoverParams) (Workflow, error)
 
 	// CancelWorkflow sets a workflow CANCELLED, with p.Reason as its Error,

@@ -269,11 +269,12 @@ func (s *Store) RecoverWorkflow(ctx context.Context, p store.RecoverParams) (sto
 					status = CASE WHEN $4 >= 0 AND recovery_attempts + 1 > $4 THEN $5 ELSE status END,
 					completed_at = CASE WHEN $4 >= 0 AND recovery_attempts + 1 > $4 THEN t.t ELSE completed_at END
 				FROM (SELECT coalesce($7::bigint, `+dbNow+`) AS t) AS t
-				WHERE id = $1 AND status = 'PENDING' AND owner = $6 AND `+fmt.Sprintf(liveSQL, "$3::text")+`
+				WHERE id = $1 AND status = 'PENDING' AND owner = $6 AND ($8 = '' OR app_version IN ($8, ''))
+					AND `+fmt.Sprintf(liveSQL, "$3::text")+`
 				RETURNING `+workflowColumns+`)
 			SELECT `+workflowColumns+` FROM u`,
 			p.WorkflowID, p.ExecutorID, p.Owner, maxAttempts, store.StatusMaxRecoveryAttemptsExceeded, p.From,
-			nowArg(p.Now))
+			nowArg(p.Now), p.ApplicationVersion)
 		if err != nil {
 			return err
 		}

@@ -245,9 +245,9 @@ func (s *Store) RecoverWorkflow(ctx context.Context, p store.RecoverParams) (sto
 				updated_at = ?,
 				status = CASE WHEN ? >= 0 AND recovery_attempts + 1 > ? THEN ? ELSE status END,
 				completed_at = CASE WHEN ? >= 0 AND recovery_attempts + 1 > ? THEN ? ELSE completed_at END
-			WHERE id = ? AND status = 'PENDING' AND owner = ?`,
+			WHERE id = ? AND status = 'PENDING' AND owner = ? AND (? = '' OR app_version IN (?, ''))`,
 			p.ExecutorID, p.Owner, t, maxAttempts, maxAttempts, store.StatusMaxRecoveryAttemptsExceeded,
-			maxAttempts, maxAttempts, t, p.WorkflowID, p.From); err != nil {
+			maxAttempts, maxAttempts, t, p.WorkflowID, p.From, p.ApplicationVersion, p.ApplicationVersion); err != nil {
 			return err
 		}
 		return getWorkflow(tx, p.WorkflowID, &row)

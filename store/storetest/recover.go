@@ -146,6 +146,31 @@ func testRecoverWorkflow(t *testing.T, newStore func(t *testing.T) store.Store) 
 		is.Equal(wf.RecoveryAttempts, 2) // the recovery is counted
 	})
 
+	t.Run("ApplicationVersion admits that version or none", func(t *testing.T) {
+		is := is.New(t)
+		s := newStore(t)
+		register(t, s, "inst-b")
+		before := create(t, s, params("wf-v1", 0))
+		unpinned := params("wf-none", 0)
+		unpinned.ApplicationVersion = ""
+		create(t, s, unpinned)
+		recoverAs := func(id, version string) store.Workflow {
+			wf, err := s.RecoverWorkflow(t.Context(), store.RecoverParams{WorkflowID: id, Owner: "inst-b",
+				ExecutorID: "exec-b", ApplicationVersion: version, MaxAttempts: -1, Now: at(1)})
+			is.NoErr(err) // recover
+			return wf
+		}
+
+		wf := recoverAs("wf-v1", "v2")
+		is.Equal(norm(wf), norm(before)) // another version's workflow is returned unchanged
+		is.Equal(wf.Owner, "")           // and not adopted
+		wf = recoverAs("wf-v1", "v1")
+		is.Equal(wf.Owner, "inst-b")     // its own version's is adopted
+		is.Equal(wf.RecoveryAttempts, 2) // and the recovery counted
+		wf = recoverAs("wf-none", "v2")
+		is.Equal(wf.Owner, "inst-b") // one of no version is adopted by any
+	})
+
 	t.Run("another From changes nothing", func(t *testing.T) {
 		for _, from := range []string{"", "inst-c", "inst-b"} {
 			t.Run("From "+strconv.Quote(from), func(t *testing.T) {
