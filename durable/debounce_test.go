@@ -11,6 +11,7 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/dboslite/dboslite/durable"
+	"github.com/dboslite/dboslite/store"
 )
 
 // debounced registers a "target" workflow that counts its runs and
@@ -237,4 +238,67 @@ func TestDebounceBadInputRecordsNothing(t *testing.T) {
 	page, err := e.ListWorkflows(ctx, durable.ListQuery{})
 	is.NoErr(err)
 	is.Equal(len(page.Workflows), 0) // nothing recorded
+}
+
+// TestDebounceInputTheDebouncerMissedStartsANewBurst sends an input to a
+// debouncer that has stopped waiting but not ended (its engine crashed
+// while starting the target, and still holds it): the input is not lost,
+// and starts a workflow of its own once that debouncer ends.
+func TestDebounceInputTheDebouncerMissedStartsANewBurst(t *testing.T) {
+	is := is.New(t)
+	v := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var calls counter
+	e1 := v.crashingAt("target")
+	d1 := debounced(t, e1, &calls, 20*time.Millisecond)
+	launch(t, e1)
+	h1, err := d1.Debounce(ctx, "k", "a")
+	is.NoErr(err)
+	<-v.crashes[e1].crashed // the debouncer is stuck, holding the key
+
+	sent := &sendSignal{Store: v.open(), sent: make(chan struct{}, 1)}
+	e2 := v.engine(func(c *durable.Config) { c.Store, c.HeartbeatInterval = sent, 20*time.Millisecond })
+	d2 := debounced(t, e2, &calls, 20*time.Millisecond)
+	launch(t, e2)
+	type result struct {
+		h   *durable.DebounceHandle[string]
+		err error
+	}
+	late := make(chan result, 1)
+	go func() {
+		h, err := d2.Debounce(ctx, "k", "b")
+		late <- result{h, err}
+	}()
+	<-sent.sent // "b" went to the stuck debouncer
+	is.NoErr(e1.Shutdown(ctx))
+	r := <-late // e2 adopted the debouncer, which ended without taking "b"
+	is.NoErr(r.err)
+	is.True(r.h.ID() != h1.ID()) // a new burst
+
+	out, err := waitDone(t, e2, h1.ID())
+	is.NoErr(err)
+	is.Equal(out, "a") // the first burst, once
+	out, err = r.h.Result(ctx)
+	is.NoErr(err)
+	is.Equal(out, "b") // the missed input, not lost
+	is.Equal(calls.get("runs"), 2)
+	is.Equal(len(targets(t, e2)), 2)
+}
+
+// sendSignal signals each message sent through it, once it is committed.
+type sendSignal struct {
+	store.Store
+	sent chan struct{}
+}
+
+func (s *sendSignal) Send(ctx context.Context, p store.SendParams) error {
+	err := s.Store.Send(ctx, p)
+	if err == nil {
+		select {
+		case s.sent <- struct{}{}:
+		default:
+		}
+	}
+	return err
 }
