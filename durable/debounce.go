@@ -14,8 +14,9 @@ import (
 //
 //   - Debounce enqueues a debouncer for the key on the debouncer's own
 //     queue, with the key as deduplication ID, and the ID of the target
-//     workflow it will start in its input. The queue's unique
-//     deduplication ID admits one debouncer per key, across processes.
+//     workflow it will start in its input; its own ID is the target's
+//     with debouncerSuffix. The queue's unique deduplication ID admits
+//     one debouncer per key, across processes.
 //   - A Debounce that finds the key taken sends the new input to the
 //     debouncer holding it, and waits for the debouncer to acknowledge it
 //     with an event naming the target. If the debouncer ends without
@@ -31,6 +32,7 @@ const (
 	debounceAck      = "durable.debounce.ack/" // + message ID: the event acknowledging it
 	debounceDeadline = "durable.debounce.deadline"
 	debounceWait     = "durable.debounce.wait"
+	debouncerSuffix  = "-debouncer" // the debouncer's ID is its target's and this
 )
 
 // Debouncer starts a workflow for a key only once calls for that key stop
@@ -123,6 +125,12 @@ func NewDebouncer[In, Out any](e *Engine, wf *Workflow[In, Out], period time.Dur
 // workflow, which has not started yet; a call after it started begins a
 // new burst. This holds across processes sharing the system database.
 //
+// A call during a burst returns once the burst's debouncer has taken its
+// input, a round trip through the system database; if ctx ends first,
+// the input may still be taken. The debouncer itself is a workflow named
+// "durable.debounce/<wf's name>" whose ID is the debounced workflow's
+// followed by "-debouncer"; cancelling it cancels the burst.
+//
 // An empty key is ErrInvalidDebounce; an input the codec cannot encode
 // is ErrEncode; neither records anything. Debounce needs a launched
 // engine. Inside a workflow, call it from a step: it is not a durable
@@ -136,13 +144,14 @@ func (d *Debouncer[In, Out]) Debounce(ctx context.Context, key string, in In) (*
 	for {
 		target := e.cfg.NewID()
 		input := debounceInput[In]{Key: key, TargetID: target, Period: d.period, MaxWait: d.maxWait, Input: in}
-		id, _, err := e.start(ctx, d.reg, input, startOptions{q: enqueueOptions{queue: d.name, dedupID: key}})
+		o := startOptions{id: target + debouncerSuffix, idGiven: true, q: enqueueOptions{queue: d.name, dedupID: key}}
+		_, _, err := e.start(ctx, d.reg, input, o)
 		var held *DeduplicatedError
 		if !errors.As(err, &held) {
 			if err != nil {
 				return nil, err
 			}
-			return &DebounceHandle[Out]{eng: e, id: target, debouncer: id}, nil
+			return &DebounceHandle[Out]{eng: e, id: target, debouncer: o.id}, nil
 		}
 		target, ok, err := d.tell(ctx, held.ExistingID, in)
 		if err != nil {
@@ -246,6 +255,20 @@ func (d *Debouncer[In, Out]) run(ctx context.Context, in debounceInput[In]) (str
 		return "", err
 	}
 	return in.TargetID, nil
+}
+
+// Retrieve returns a handle to the workflow with this ID that a Debounce
+// call of d named, started or not, or an error wrapping
+// ErrWorkflowNotFound if Debounce named no such workflow.
+func (d *Debouncer[In, Out]) Retrieve(ctx context.Context, id string) (*DebounceHandle[Out], error) {
+	wf, err := d.eng.store.GetWorkflow(ctx, id+debouncerSuffix)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || err == nil && wf.Name != d.name:
+		return nil, fmt.Errorf("%w: %q is not a debounced workflow of %q", ErrWorkflowNotFound, id, d.wf.Name())
+	case err != nil:
+		return nil, sysErr(err)
+	}
+	return &DebounceHandle[Out]{eng: d.eng, id: id, debouncer: wf.ID}, nil
 }
 
 // DebounceHandle refers to the workflow a Debounce call will start, which

@@ -286,6 +286,38 @@ func TestDebounceInputTheDebouncerMissedStartsANewBurst(t *testing.T) {
 	is.Equal(len(targets(t, e2)), 2)
 }
 
+func TestDebounceFromAStep(t *testing.T) {
+	is := is.New(t)
+	v := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var calls counter
+	e := v.engine()
+	d := debounced(t, e, &calls, 20*time.Millisecond)
+	caller := register(t, e, "caller", func(ctx context.Context, in string) (string, error) {
+		return durable.Step(ctx, "debounce", func(ctx context.Context) (string, error) {
+			h, err := d.Debounce(ctx, "k", in)
+			if err != nil {
+				return "", err
+			}
+			return h.ID(), nil
+		})
+	})
+	launch(t, e)
+	id, err := caller.Run(ctx, "x")
+	is.NoErr(err)
+	h, err := d.Retrieve(ctx, id)
+	is.NoErr(err)
+	out, err := h.Result(ctx)
+	is.NoErr(err)
+	is.Equal(out, "x")
+	_, err = d.Retrieve(ctx, "nobody")
+	is.True(errors.Is(err, durable.ErrWorkflowNotFound)) // named by no Debounce
+	wfs := targets(t, e)
+	is.Equal(len(wfs), 1)
+	is.Equal(wfs[0].ParentID, "") // not a child of the caller
+}
+
 // sendSignal signals each message sent through it, once it is committed.
 type sendSignal struct {
 	store.Store
