@@ -318,6 +318,27 @@ func TestDebounceFromAStep(t *testing.T) {
 	is.Equal(wfs[0].ParentID, "") // not a child of the caller
 }
 
+func TestDebounceCancelledBurstStartsNothing(t *testing.T) {
+	is := is.New(t)
+	v := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var calls counter
+	e := v.engine()
+	d := debounced(t, e, &calls, time.Hour)
+	launch(t, e)
+	h, err := d.Debounce(ctx, "k", "a")
+	is.NoErr(err)
+	is.NoErr(e.Cancel(ctx, h.ID()+"-debouncer"))
+	_, err = h.Result(ctx)
+	is.True(errors.Is(err, durable.ErrWorkflowCancelled)) // the burst will never run
+	is.Equal(len(targets(t, e)), 0)
+
+	h2, err := d.Debounce(ctx, "k", "b") // the key is free again
+	is.NoErr(err)
+	is.True(h2.ID() != h.ID())
+}
+
 // sendSignal signals each message sent through it, once it is committed.
 type sendSignal struct {
 	store.Store
