@@ -204,9 +204,11 @@ func (d *Debouncer[In, Out]) tell(ctx context.Context, holder string, in In) (ta
 	return target, err == nil, err
 }
 
+// sysErr marks an error of the store as one, unless it is the end of the
+// caller's context.
 func sysErr(err error) error {
-	if err == nil {
-		return nil
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
 	}
 	return fmt.Errorf("%w: %w", ErrSystemDatabase, err)
 }

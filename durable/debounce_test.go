@@ -139,8 +139,8 @@ func TestDebounceCrashStartsTheWorkflowOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var calls counter
-	e1 := v.crashingAt("target") // the debouncer's step starting the target
-	d1 := debounced(t, e1, &calls, 20*time.Millisecond)
+	e1 := v.crashingAt("target")                // the debouncer's step starting the target
+	d1 := debounced(t, e1, &calls, time.Second) // long enough for "b" to be in the burst
 	launch(t, e1)
 	h, err := d1.Debounce(ctx, "k", "a")
 	is.NoErr(err)
