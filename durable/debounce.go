@@ -57,11 +57,12 @@ type debounceOptions struct {
 }
 
 // WithDebounceTimeout bounds how long calls can put off the workflow: it
-// starts at most max after the first call of a burst, even if calls keep
-// coming. It may not be shorter than the period. By default there is no
-// bound.
-func WithDebounceTimeout(max time.Duration) DebounceOption {
-	return DebounceOption{func(o *debounceOptions) { o.maxWait, o.hasMax = max, true }}
+// starts at most timeout after the first call of a burst (counted from
+// when the burst's debouncer starts, at once unless its queue is busy),
+// even if calls keep coming. It may not be shorter than the period. By
+// default there is no bound.
+func WithDebounceTimeout(timeout time.Duration) DebounceOption {
+	return DebounceOption{func(o *debounceOptions) { o.maxWait, o.hasMax = timeout, true }}
 }
 
 // debounceInput is the input of a debouncer workflow.
