@@ -81,6 +81,9 @@
 // deduplicated by [WithDeduplicationID]. A queued workflow recovered after
 // a crash goes back through its queue.
 //
+// A [Debouncer] starts a workflow for a key once calls for that key pause,
+// with the last input: see [NewDebouncer].
+//
 // # Recovery, executors and adoption
 //
 // Every launched engine registers an instance of itself in the system

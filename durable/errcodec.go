@@ -88,6 +88,7 @@ func newErrorKinds() *errorKinds {
 		{"durable.InvalidID", ErrInvalidID},
 		{"durable.InvalidEnqueue", ErrInvalidEnqueue},
 		{"durable.NoQueue", ErrNoQueue},
+		{"durable.InvalidDebounce", ErrInvalidDebounce},
 		{"durable.StreamClosed", ErrStreamClosed},
 		{"context.Canceled", context.Canceled},
 		{"context.DeadlineExceeded", context.DeadlineExceeded},

@@ -96,6 +96,10 @@ var (
 	// ErrMaxRecoveryAttemptsExceeded is returned by Result for a workflow
 	// that was recovered more often than its limit allows.
 	ErrMaxRecoveryAttemptsExceeded = errors.New("durable: workflow exceeded its maximum recovery attempts")
+	// ErrInvalidDebounce is returned by NewDebouncer for a period that is
+	// not positive or a WithDebounceTimeout shorter than it, and by
+	// Debounce for an empty key.
+	ErrInvalidDebounce = errors.New("durable: invalid debounce")
 )
 
 // errSuspended stops the durable operations of a workflow whose goroutine
