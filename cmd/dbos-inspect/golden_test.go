@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/matryer/is"
@@ -85,9 +87,10 @@ func TestReadCommands(t *testing.T) {
 	}{
 		{"list", []string{"list"}},
 		{"list-json", []string{"list", "-json"}},
-		{"list-filtered", []string{"list", "-status", "error,cancelled", "-oldest"}},
-		{"list-page", []string{"list", "-limit", "2", "-oldest"}},
-		{"list-page-json", []string{"list", "-limit", "2", "-oldest", "-json"}},
+		{"list-filtered", []string{"list", "-status", "error,cancelled"}},
+		{"list-page", []string{"list", "-limit", "2"}},
+		{"list-page-json", []string{"list", "-limit", "2", "-json"}},
+		{"list-page-2", []string{"list", "-limit", "2", "-after", "PAGE-1"}},
 		{"list-payloads", []string{"list", "-payloads", "-name", "echo"}},
 		{"list-full", []string{"list", "-payloads", "-full", "-name", "echo"}},
 		{"list-none", []string{"list", "-name", "nothing"}},
@@ -118,11 +121,26 @@ func TestReadCommands(t *testing.T) {
 			fixture(t, url)
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
-					golden(t, c.name, inspect(url, c.args...).text())
+					args := slices.Clone(c.args)
+					if args[len(args)-1] == "PAGE-1" {
+						args[len(args)-1] = nextPage(t, url)
+					}
+					golden(t, c.name, inspect(url, args...).text())
 				})
 			}
 		})
 	}
+}
+
+// nextPage returns the token of the page after the first page of two.
+func nextPage(t *testing.T, url string) string {
+	t.Helper()
+	r := inspect(url, "list", "-limit", "2")
+	_, token, ok := strings.Cut(r.stdout, "more: add -after ")
+	if !ok {
+		t.Fatalf("a full page ends with no token:\n%s", r.stdout)
+	}
+	return strings.TrimSpace(token)
 }
 
 // No database given is a usage error that says how to give one; no

@@ -73,7 +73,7 @@ func listFlags(fs *flag.FlagSet) func(context.Context, *inspector, []string) err
 	f.flags(fs)
 	limit := fs.Int("limit", 20, "how many workflows to list (a page)")
 	after := fs.String("after", "", "list the page after this one: the token a full page ends with")
-	oldest := fs.Bool("oldest", false, "oldest first")
+	oldest := fs.Bool("oldest", false, "oldest first (on PostgreSQL a page may come short while another transaction writes: -after goes on)")
 	payloads := fs.Bool("payloads", false, "show inputs and outputs")
 	full := fs.Bool("full", false, "show errors and payloads whole, not cut")
 	asJSON := fs.Bool("json", false, "write JSON (see the README for its shape)")

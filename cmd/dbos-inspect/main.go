@@ -196,6 +196,8 @@ func advise(err error) error {
 		return fmt.Errorf("%w: give -db the URL of the application's existing system database", err)
 	case errors.Is(err, durable.ErrWorkflowNotFound):
 		return fmt.Errorf("%w: \"dbos-inspect list\" shows the IDs", err)
+	case errors.Is(err, durable.ErrCannotResume):
+		return fmt.Errorf("%w: fork it to run it again", err)
 	case errors.Is(err, store.ErrReadOnly):
 		return fmt.Errorf("%w: the database may only be read; use a role or a file that may be written", err)
 	case errors.Is(err, context.Canceled):
