@@ -98,10 +98,12 @@ func (in *inspector) whenMilli(t time.Time) string {
 	return t.In(in.loc).Format("2006-01-02 15:04:05.000")
 }
 
-// human shows a duration for people: 850µs, 12ms, 1.2s, 3m05s, 2h03m,
+// human shows a duration for people: 0s, 850µs, 12ms, 1.2s, 3m05s, 2h03m,
 // 3d04h.
 func human(d time.Duration) string {
 	switch {
+	case d == 0:
+		return "0s"
 	case d < 0:
 		return "-" + human(-d)
 	case d < time.Millisecond:

@@ -193,7 +193,10 @@ func noArgs(cmd string, args []string) error {
 func advise(err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound) && !errors.Is(err, durable.ErrWorkflowNotFound):
-		return fmt.Errorf("%w: give -db the URL of the application's existing system database", err)
+		// A database that does not exist: store.ErrNotFound's own words
+		// are about workflows.
+		msg := strings.TrimSuffix(err.Error(), ": "+store.ErrNotFound.Error())
+		return fmt.Errorf("%s: give -db the URL of the application's existing system database", msg)
 	case errors.Is(err, durable.ErrWorkflowNotFound):
 		return fmt.Errorf("%w: \"dbos-inspect list\" shows the IDs", err)
 	case errors.Is(err, durable.ErrCannotResume):
