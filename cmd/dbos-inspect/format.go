@@ -22,22 +22,25 @@ type inspector struct {
 	c     *durable.Client
 	out   io.Writer
 	color bool // ANSI colours: only on a terminal, never with NO_COLOR
+	tty   bool // out is a terminal: watch redraws in place
 	loc   *time.Location
 }
 
 func newInspector(out io.Writer, env func(string) string) *inspector {
-	return &inspector{out: out, color: colorful(out, env), loc: time.Local}
+	return &inspector{out: out, color: colorful(out, env), tty: terminal(out), loc: time.Local}
+}
+
+// terminal reports whether out is a terminal.
+func terminal(out io.Writer) bool {
+	f, ok := out.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
 }
 
 // colorful reports whether out is a terminal that wants colours: not a
 // pipe or a file, and neither NO_COLOR set (https://no-color.org) nor
 // TERM=dumb.
 func colorful(out io.Writer, env func(string) string) bool {
-	f, ok := out.(*os.File)
-	if !ok || env("NO_COLOR") != "" || env("TERM") == "dumb" {
-		return false
-	}
-	return isatty.IsTerminal(f.Fd())
+	return env("NO_COLOR") == "" && env("TERM") != "dumb" && terminal(out)
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -136,6 +139,9 @@ func took(wf durable.WorkflowStatus, now time.Time) string {
 	return human(end.Sub(wf.CreatedAt))
 }
 
+// note stands in for a payload that cannot be shown.
+type note string
+
 // payloadWidth is how many characters of a payload are shown without
 // -full.
 const payloadWidth = 60
@@ -145,6 +151,9 @@ const payloadWidth = 60
 func payload(v any, width int) string {
 	if v == nil {
 		return "-"
+	}
+	if n, ok := v.(note); ok {
+		return string(n)
 	}
 	b, err := json.Marshal(v)
 	s := string(b)

@@ -19,6 +19,7 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/dboslite/dboslite/durable"
+	"github.com/dboslite/dboslite/store"
 )
 
 // runAsCommandEnv makes the test binary run as dbos-inspect itself: the
@@ -225,4 +226,20 @@ func TestListWhileAppWrites(t *testing.T) {
 		is.Equal(r.code, 0) // read
 	}
 	is.True(equalFiles(files(t, dir), before)) // the file and its WAL are as they were, the -shm as large
+}
+
+// A workflow whose payloads another codec wrote still shows, with a note
+// in place of its input.
+func TestShowNotJSON(t *testing.T) {
+	is := is.New(t)
+	url := sqliteURL(t)
+	fixture(t, url)
+	s, err := store.Open(context.Background(), url)
+	is.NoErr(err)
+	f := &filler{t: t, s: s}
+	f.create("gob-1", "legacy", "", "\x0d\xff\x81gob", t0)
+	is.NoErr(s.Close())
+	r := inspect(url, "show", "gob-1")
+	is.Equal(r.code, 0)                                           // shown
+	is.True(strings.Contains(r.stdout, "Input        (not JSON")) // with a note for the input
 }

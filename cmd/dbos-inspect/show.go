@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"strconv"
@@ -65,16 +66,28 @@ func showFlags(fs *flag.FlagSet) func(context.Context, *inspector, []string) err
 	}
 }
 
-// workflow reads one workflow with its input and output.
+// workflow reads one workflow with its input and output. Payloads that
+// are not JSON (an application with a codec of its own) show as a note,
+// and the rest of the workflow still shows.
 func (in *inspector) workflow(ctx context.Context, id string) (durable.WorkflowStatus, error) {
-	page, err := in.c.ListWorkflows(ctx, durable.ListQuery{IDs: []string{id}, LoadInput: true, LoadOutput: true})
+	q := durable.ListQuery{IDs: []string{id}, LoadInput: true, LoadOutput: true}
+	page, err := in.c.ListWorkflows(ctx, q)
+	undecoded := errors.Is(err, durable.ErrDecode)
+	if undecoded {
+		q.LoadInput, q.LoadOutput = false, false
+		page, err = in.c.ListWorkflows(ctx, q)
+	}
 	if err != nil {
 		return durable.WorkflowStatus{}, err
 	}
 	if len(page.Workflows) == 0 {
 		return durable.WorkflowStatus{}, fmt.Errorf("%w: %q", durable.ErrWorkflowNotFound, id)
 	}
-	return page.Workflows[0], nil
+	wf := page.Workflows[0]
+	if undecoded {
+		wf.Input, wf.Output = note("(not JSON: the application's codec)"), note("(not JSON: the application's codec)")
+	}
+	return wf, nil
 }
 
 // header writes a workflow's fields, one a line.

@@ -108,8 +108,8 @@ func (in *inspector) drawFrame(f watchJSON, every time.Duration) error {
 	var buf bytes.Buffer
 	sub := *in
 	sub.out = &buf
-	if in.color {
-		buf.WriteString("\x1b[H\x1b[2J")
+	if in.tty {
+		buf.WriteString("\x1b[H\x1b[2J") // home, clear: the frame replaces the last
 	}
 	fmt.Fprintf(&buf, "dbos-inspect watch — %s, every %s, Ctrl-C to stop\n\n", in.when(time.UnixMilli(f.At)), every)
 	depths := make([]durable.QueueDepth, len(f.Queues))
@@ -125,8 +125,8 @@ func (in *inspector) drawFrame(f watchJSON, every time.Duration) error {
 	sub.listTable(fromJSON(f.Active), false, payloadWidth)
 	fmt.Fprintf(&buf, "\nRECENTLY FINISHED\n")
 	sub.listTable(fromJSON(f.Recent), false, payloadWidth)
-	if !in.color {
-		buf.WriteString("\n")
+	if !in.tty {
+		buf.WriteString("\n") // frames one after the other
 	}
 	_, err := in.out.Write(buf.Bytes())
 	return err
