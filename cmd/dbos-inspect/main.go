@@ -78,7 +78,11 @@ func init() {
 }
 
 // serveFlags is where the web view (package internal/inspectweb) is
-// wired in; until then serve says it is not available.
+// wired in: its flags (-addr, -allow-writes) go on fs, and the body calls
+// inspectweb.Serve with in.c. The command table opens serve's client
+// read-only; with -allow-writes it needs one that may write (open it in
+// the body, or make command.write a function of the flags). Until then
+// serve says it is not available.
 func serveFlags(fs *flag.FlagSet) func(context.Context, *inspector, []string) error {
 	return func(context.Context, *inspector, []string) error {
 		return errors.New("serve is not available in this build: use list, show and watch")
