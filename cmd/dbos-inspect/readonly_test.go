@@ -226,6 +226,12 @@ func TestListWhileAppWrites(t *testing.T) {
 		is.Equal(r.code, 0) // read
 	}
 	is.True(equalFiles(files(t, dir), before)) // the file and its WAL are as they were, the -shm as large
+
+	is.NoErr(e.Shutdown(context.Background())) // the application stops: its WAL is checkpointed into the file
+	stopped := files(t, dir)["app.sqlite"]
+	r := inspect(url, "list")
+	is.Equal(r.code, 0)                            // read after the application stopped
+	is.Equal(files(t, dir)["app.sqlite"], stopped) // and the file is as the application left it
 }
 
 // A workflow whose payloads another codec wrote still shows, with a note
