@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -41,10 +42,13 @@ func showFlags(fs *flag.FlagSet) func(context.Context, *inspector, []string) err
 		if err != nil {
 			return err
 		}
-		kids, err := in.c.ListWorkflows(ctx, durable.ListQuery{ParentID: id, Limit: maxChildren})
+		// Newest first, then turned round: on PostgreSQL an oldest-first
+		// page comes short while another transaction writes.
+		kids, err := in.c.ListWorkflows(ctx, durable.ListQuery{ParentID: id, Limit: maxChildren, NewestFirst: true})
 		if err != nil {
 			return err
 		}
+		slices.Reverse(kids.Workflows)
 		if *asJSON {
 			out := showJSON{Workflow: toWorkflowJSON(wf), Steps: []stepJSON{}, Children: []workflowJSON{}}
 			for _, s := range steps {
