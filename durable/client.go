@@ -43,6 +43,12 @@ type ClientConfig struct {
 	Codec Codec
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// ReadOnly opens the database for reading only, for a program that
+	// looks at a live application without disturbing it: listing and
+	// reading work, and every write (Cancel, Send, Enqueue, …) fails with
+	// an error matching store.ErrReadOnly. A SQLite file the user may only
+	// read can be opened so, and SQLite writes nothing to it.
+	ReadOnly bool
 }
 
 // NewClient opens the system database of an application for a client.
@@ -51,7 +57,7 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	if cfg.SystemDatabaseURL == "" && c.SystemDatabaseURL == "sqlite:client.sqlite" {
 		return nil, fmt.Errorf("%w: ClientConfig.SystemDatabaseURL is required (or $DBOS_SYSTEM_DATABASE_URL)", ErrInvalidConfig)
 	}
-	s, err := store.OpenWith(ctx, c.SystemDatabaseURL, store.OpenOptions{Existing: true})
+	s, err := store.OpenWith(ctx, c.SystemDatabaseURL, store.OpenOptions{Existing: true, ReadOnly: cfg.ReadOnly})
 	if err != nil {
 		return nil, fmt.Errorf("durable: client: system database: %w", err)
 	}

@@ -136,3 +136,28 @@ func TestTheClientExample(t *testing.T) {
 	w.wait(t)
 	is.Equal(w.cmd.ProcessState.ExitCode(), 0) // the worker stops cleanly
 }
+
+// A read-only client lists, and refuses every write with store.ErrReadOnly
+// without changing anything recorded.
+func TestAReadOnlyClientOnlyReads(t *testing.T) {
+	is := is.New(t)
+	v := setup(t)
+	e := v.engine()
+	echo := register(t, e, "echo", func(ctx context.Context, s string) (string, error) { return s, nil })
+	launch(t, e)
+	ctx := context.Background()
+	_, err := echo.Run(ctx, "hi", durable.WithID("ro-echo"))
+	is.NoErr(err)
+
+	c, err := durable.NewClient(ctx, durable.ClientConfig{SystemDatabaseURL: v.url, ReadOnly: true})
+	is.NoErr(err)
+	defer c.Close()
+	page, err := c.ListWorkflows(ctx, durable.ListQuery{IDs: []string{"ro-echo"}})
+	is.NoErr(err)
+	is.Equal(len(page.Workflows), 1) // a read-only client reads
+	err = c.Delete(ctx, "ro-echo")
+	is.True(errors.Is(err, store.ErrReadOnly)) // and cannot delete
+	_, err = c.Fork(ctx, "ro-echo", 1)
+	is.True(errors.Is(err, store.ErrReadOnly))                  // nor fork
+	is.Equal(v.workflow("ro-echo").Status, store.StatusSuccess) // the workflow is still there, untouched
+}

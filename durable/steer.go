@@ -219,7 +219,10 @@ func (e *Engine) CancelCreatedBefore(ctx context.Context, cutoff time.Time) (int
 		return 0, fmt.Errorf("%w: cutoff %v is in the future", ErrInvalidRetention, cutoff)
 	}
 	n := 0
-	q := ListQuery{Statuses: []Status{StatusPending, StatusEnqueued}, CreatedBefore: cutoff, Limit: 500}
+	// Newest first: on PostgreSQL an oldest-first page comes short while
+	// any transaction of the server that wrote is open, which would end
+	// the loop early; a newest-first one is never held back.
+	q := ListQuery{Statuses: []Status{StatusPending, StatusEnqueued}, CreatedBefore: cutoff, Limit: 500, NewestFirst: true}
 	for {
 		page, err := e.ListWorkflows(ctx, q)
 		if err != nil {
