@@ -20,6 +20,7 @@ import (
 // write, and how.
 type inspector struct {
 	c     *durable.Client
+	db    string // the system database URL c opened
 	out   io.Writer
 	color bool // ANSI colours: only on a terminal, never with NO_COLOR
 	tty   bool // out is a terminal: watch redraws in place

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/dboslite/dboslite/durable"
+	"github.com/dboslite/dboslite/internal/inspectweb"
 	"github.com/dboslite/dboslite/store"
 	_ "github.com/dboslite/dboslite/store/postgres" // both backends linked in
 )
@@ -72,20 +73,31 @@ func init() {
 		{name: "fork", args: "[flags] ID", summary: "start a new workflow from another's recorded steps", write: true, flags: forkFlags},
 		{name: "delete", args: "[flags] ID", summary: "delete a workflow with its steps, messages, events and streams", write: true, flags: deleteFlags},
 		{name: "gc", args: "[flags]", summary: "delete finished workflows past a retention", write: true, flags: gcFlags},
-		{name: "serve", args: "[flags]", summary: "a local web view of the workflows (see the web view's docs)", flags: serveFlags},
+		{name: "serve", args: "[flags]", summary: "a local web view of the workflows, on 127.0.0.1:7070", flags: serveFlags},
 		{name: "help", args: "[COMMAND]", summary: "show this help, or a command's flags", noDB: true, flags: helpFlags},
 	}
 }
 
-// serveFlags is where the web view (package internal/inspectweb) is
-// wired in: its flags (-addr, -allow-writes) go on fs, and the body calls
-// inspectweb.Serve with in.c. The command table opens serve's client
-// read-only; with -allow-writes it needs one that may write (open it in
-// the body, or make command.write a function of the flags). Until then
-// serve says it is not available.
+// serveFlags serves the web view (package internal/inspectweb) until
+// interrupted. It reads through the read-only client the command table
+// opens; with -allow-writes it opens one that may write.
 func serveFlags(fs *flag.FlagSet) func(context.Context, *inspector, []string) error {
-	return func(context.Context, *inspector, []string) error {
-		return errors.New("serve is not available in this build: use list, show and watch")
+	addr := fs.String("addr", inspectweb.DefaultAddr, "address to listen on (loopback by default; :0 picks a free port)")
+	writes := fs.Bool("allow-writes", false, "show cancel, resume and fork buttons, and accept what they send")
+	return func(ctx context.Context, in *inspector, args []string) error {
+		if err := noArgs("serve", args); err != nil {
+			return err
+		}
+		c := in.c
+		if *writes {
+			w, err := durable.NewClient(ctx, durable.ClientConfig{SystemDatabaseURL: in.db, Logger: quietLogger()})
+			if err != nil {
+				return err
+			}
+			defer w.Close()
+			c = w
+		}
+		return inspectweb.Serve(ctx, c, inspectweb.Options{Addr: *addr, AllowWrites: *writes, Out: in.out})
 	}
 }
 
@@ -170,7 +182,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		return err
 	}
 	defer c.Close()
-	in.c = c
+	in.c, in.db = c, db
 	return body(ctx, in, fs.Args())
 }
 
