@@ -74,7 +74,8 @@ func (e *CrashPointError) Error() string {
 	if e.Step < 1 {
 		return fmt.Sprintf("durabletest: crash point %d: steps are numbered from 1", e.Step)
 	}
-	return fmt.Sprintf("durabletest: crash point %d is past the workflow's last step, %d", e.Step, e.Steps)
+	return fmt.Sprintf("durabletest: crash point %d: the workflow ended without recording step %d; its last step is %d",
+		e.Step, e.Step, e.Steps)
 }
 
 // CrashAt runs the workflow that setup registers, with input, in a
@@ -86,8 +87,11 @@ func (e *CrashPointError) Error() string {
 // report of which steps ran how often.
 //
 // Steps are numbered from 1 in the order the workflow calls them,
-// counting every durable operation: Step, Sleep, Send, Recv, SetEvent,
-// the start of a child. A crash point below 1 or past the workflow's last
+// counting every durable operation: Step, Sleep, Send, Recv (two: the
+// message, then its deadline, which is recorded first), SetEvent, the
+// start of a child, the wait for its result. A crash at an operation
+// that is not a Step is a crash while the engine records it; a Recv that
+// crashes has taken no message. A crash point below 1 or past the workflow's last
 // step returns a *CrashPointError; the workflow's outcome is not
 // recorded. Each call runs on a new temporary database (see NewEnv), with
 // the workflow ID of WithWorkflowID. The test fails if a phase takes

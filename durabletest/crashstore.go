@@ -15,8 +15,8 @@ var errCrash = errors.New("durabletest: simulated crash: the process is gone")
 
 // crashStore is the system database as one process sees it. It counts
 // the steps of workflow target that the process offers for recording
-// and, if at is positive, dies at the first of them numbered at or more,
-// or at target's outcome if no such step comes: that write and every
+// and, if at is positive, dies at the write that records step at, or at
+// target's outcome if that step does not come: that write and every
 // later one is refused, as if the process had been killed just before
 // it. What was written stays. A process that dies that way does nothing
 // more, so reads are refused too, except StopInstance, which stands for
@@ -32,7 +32,7 @@ type crashStore struct {
 
 	mu      sync.Mutex
 	runs    map[int]StepRuns // by step ID
-	pastEnd bool             // died at the outcome: no step numbered at
+	pastEnd bool             // died at the outcome: no step at
 }
 
 func newCrashStore(s store.Store, target string, at int) *crashStore {
@@ -72,7 +72,7 @@ func (c *crashStore) step(s *store.Step, count bool) error {
 		c.runs[s.StepID] = r
 	}
 	c.mu.Unlock()
-	if c.at > 0 && s.StepID >= c.at {
+	if c.at > 0 && s.StepID == c.at {
 		c.die()
 		return errCrash
 	}
