@@ -70,6 +70,7 @@ type CrashPointError struct {
 	Steps int // the last step the workflow ran; 0 if it was not run
 }
 
+// Error says which crash point the workflow did not reach.
 func (e *CrashPointError) Error() string {
 	if e.Step < 1 {
 		return fmt.Sprintf("durabletest: crash point %d: steps are numbered from 1", e.Step)
@@ -143,9 +144,11 @@ func crashUntil[In, Out any](t testing.TB, v *Env, cs *crashStore, setup Setup[I
 	if err != nil {
 		t.Fatalf("durabletest: start workflow %s: %v", o.id, err)
 	}
+	waiting, stopWaiting := context.WithCancel(context.Background())
+	defer stopWaiting()
 	ended := make(chan error, 1)
 	go func() {
-		_, err := h.Result(context.Background())
+		_, err := h.Result(waiting)
 		ended <- err
 	}()
 	timer := time.NewTimer(o.timeout)
@@ -162,6 +165,7 @@ func crashUntil[In, Out any](t testing.TB, v *Env, cs *crashStore, setup Setup[I
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
 	e.Shutdown(ctx)
+	stopWaiting()
 	<-ended
 }
 

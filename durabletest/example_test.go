@@ -6,6 +6,8 @@ import (
 	"os"
 	"testing"
 
+	"github.com/matryer/is"
+
 	"github.com/dboslite/dboslite/durable"
 	"github.com/dboslite/dboslite/durabletest"
 )
@@ -24,6 +26,19 @@ func shipping(e *durable.Engine) (*durable.Workflow[string, string], error) {
 		}
 		return durable.Step(ctx, "confirm", func(context.Context) (string, error) { return id + " shipped", nil })
 	})
+}
+
+// The test the README shows.
+func TestShippingSurvivesCrashes(t *testing.T) {
+	is := is.New(t)
+	// shipping registers the workflow under test on an engine:
+	// func(*durable.Engine) (*durable.Workflow[string, string], error).
+	durabletest.CrashEveryStep(t, shipping, "book") // fails t unless every recovery ends as a clean run does
+
+	r, err := durabletest.CrashAt(t, shipping, "book", 2) // die as step 2 is recorded
+	is.NoErr(err)
+	is.Equal(r.Output, "R-book shipped")
+	is.Equal(r.Repeated(), []durabletest.StepRuns{{ID: 2, Name: "mail", Runs: 2}}) // the mail went out twice
 }
 
 // An engine on a temporary database, removed with the test.
