@@ -5,7 +5,8 @@
 //
 // New makes an engine on a new, empty temporary database (a SQLite file
 // in t.TempDir(), or a PostgreSQL schema with WithPostgres), shut down and
-// removed when the test ends: register the workflows, then Launch it. An
+// removed when the test ends: register the workflows, then Launch it
+// (NewWorkflow does the three for one workflow). An
 // Env is one such database for engines that share it, as successive runs
 // of one program do; Env.Reset moves it to a fresh database.
 //

@@ -50,7 +50,10 @@ func WithConfig(change func(*durable.Config)) Option {
 
 // WithPostgres puts each database in a new schema of the PostgreSQL
 // database at url (which the test must be able to create schemas in),
-// dropped when the test ends, instead of a temporary SQLite file.
+// dropped when the test ends, instead of a temporary SQLite file. An
+// empty url keeps SQLite, so that
+// WithPostgres(os.Getenv("DBOS_TEST_POSTGRES_URL")) uses PostgreSQL only
+// where one is given.
 func WithPostgres(url string) Option {
 	return Option{func(o *options) { o.postgres = url }}
 }
@@ -98,6 +101,16 @@ func NewEnv(t testing.TB, opts ...Option) *Env {
 func New(t testing.TB, opts ...Option) *durable.Engine {
 	t.Helper()
 	return NewEnv(t, opts...).Engine()
+}
+
+// NewWorkflow makes an engine with New, registers on it what setup
+// registers, launches it and returns the workflow setup returned.
+func NewWorkflow[In, Out any](t testing.TB, setup Setup[In, Out], opts ...Option) *durable.Workflow[In, Out] {
+	t.Helper()
+	e := New(t, opts...)
+	w := register(t, setup, e)
+	Launch(t, e)
+	return w
 }
 
 // Launch launches e, failing the test if it cannot.

@@ -3,6 +3,8 @@ package durabletest_test
 import (
 	"context"
 	"errors"
+	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -87,5 +89,15 @@ func TestEnvRestartAndReset(t *testing.T) {
 			_, err = w.Retrieve(ctx, "g")
 			is.True(errors.Is(err, durable.ErrWorkflowNotFound)) // the new database is empty
 		})
+	}
+}
+
+func TestWithPostgresEmptyKeepsSQLite(t *testing.T) {
+	is := is.New(t)
+	v := durabletest.NewEnv(t, durabletest.WithPostgres(""))
+	is.True(strings.HasPrefix(v.URL(), "sqlite:")) // no URL given: SQLite
+	if url := os.Getenv("DBOS_TEST_POSTGRES_URL"); url != "" {
+		v := durabletest.NewEnv(t, durabletest.WithPostgres(url))
+		is.True(strings.Contains(v.URL(), "schema=durabletest_")) // a schema of its own
 	}
 }

@@ -57,6 +57,17 @@ func Example() {
 	// Output: R-book shipped <nil>
 }
 
+// The same in one call: an engine with the workflow registered, launched.
+func ExampleNewWorkflow() {
+	t := newExampleT() // in a test: the *testing.T
+	defer t.end()
+
+	ship := durabletest.NewWorkflow(t, shipping)
+	out, err := ship.Run(context.Background(), "pen")
+	fmt.Println(out, err)
+	// Output: R-pen shipped <nil>
+}
+
 // Kill the workflow at its second step, restart, and see what ran twice.
 func ExampleCrashAt() {
 	t := newExampleT() // in a test: the *testing.T
