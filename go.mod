@@ -8,6 +8,7 @@ require (
 	github.com/matryer/is v1.4.1
 	github.com/oklog/ulid/v2 v2.1.2
 	github.com/petermattis/goid v0.0.0-20261109124353-7cfa343ad0ab
+	github.com/robfig/cron/v3 v3.0.1
 	go.uber.org/goleak v1.3.0
 	modernc.org/sqlite v1.62.0
 )
