@@ -205,7 +205,7 @@ func checkDefinition(name, spec string, o scheduleOptions, reg *registration) er
 	}
 	if reg != nil && reg.input != timeType {
 		return &ScheduleError{Name: name, Spec: spec, Zone: o.zone,
-			Reason: fmt.Sprintf("workflow %q takes a %v: a scheduled workflow takes the tick's time.Time", reg.name, reg.input)}
+			Reason: fmt.Sprintf("workflow %q has input type %v: a scheduled workflow takes the tick's time.Time", reg.name, reg.input)}
 	}
 	return nil
 }
