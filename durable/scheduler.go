@@ -145,7 +145,12 @@ func (s *scheduler) served(sc store.Schedule) (*cronSchedule, *registration) {
 		return nil, nil
 	}
 	reg := s.e.registered(sc.Workflow)
-	if reg == nil || reg.input != timeType {
+	if reg == nil {
+		return nil, nil
+	}
+	if reg.input != timeType { // created by a Client, which cannot check
+		s.e.warnOnce("schedule:"+sc.Name, "durable: schedule cannot run: its workflow does not take a time.Time",
+			"schedule", sc.Name, "workflow", sc.Workflow, "input", reg.input.String())
 		return nil, nil
 	}
 	return c, reg
