@@ -217,7 +217,7 @@ func TestMigrateRace(t *testing.T) {
 		is.NoErr(errs[i]) // every open succeeds
 		defer stores[i].Close()
 	}
-	is.Equal(appliedVersions(t, schema), []int{1, 2, 3, 4, 5, 6, 7}) // each migration applied once
+	is.Equal(appliedVersions(t, schema), []int{1, 2, 3, 4, 5, 6, 7, 8}) // each migration applied once
 	_, created, err := stores[n-1].CreateWorkflow(t.Context(), store.WorkflowCreateParams{ID: "wf-1", Name: "f"})
 	is.NoErr(err)    // the schema is usable
 	is.True(created) // a new workflow
@@ -235,7 +235,7 @@ func TestSchemaTooNew(t *testing.T) {
 	db := schemaDB(t, schema)
 	_, err = db.Exec(`CREATE TABLE future (x integer)`)
 	is.NoErr(err) // the newer program's table
-	_, err = db.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (8, '0008_future.sql', 0)`)
+	_, err = db.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (9, '0009_future.sql', 0)`)
 	is.NoErr(err) // and its migration
 	before := schemaShape(t, schema)
 
@@ -243,11 +243,11 @@ func TestSchemaTooNew(t *testing.T) {
 	is.True(errors.Is(err, store.ErrSchemaTooNew)) // a newer schema is refused
 	var tooNew *store.SchemaError
 	is.True(errors.As(err, &tooNew)) // with the versions in fields
-	is.Equal(tooNew.Version, 8)      // the database's
-	is.Equal(tooNew.Known, 7)        // and this program's
-	is.True(strings.Contains(err.Error(), "database schema is version 8; this binary knows up to 7: upgrade the program"))
-	is.Equal(schemaShape(t, schema), before)                            // nothing changed
-	is.Equal(appliedVersions(t, schema), []int{1, 2, 3, 4, 5, 6, 7, 8}) // no migration recorded
+	is.Equal(tooNew.Version, 9)      // the database's
+	is.Equal(tooNew.Known, 8)        // and this program's
+	is.True(strings.Contains(err.Error(), "database schema is version 9; this binary knows up to 8: upgrade the program"))
+	is.Equal(schemaShape(t, schema), before)                               // nothing changed
+	is.Equal(appliedVersions(t, schema), []int{1, 2, 3, 4, 5, 6, 7, 8, 9}) // no migration recorded
 }
 
 // appliedVersions returns the migrations recorded in a schema.
