@@ -2,6 +2,7 @@ package durable
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -75,10 +76,7 @@ func (e *Engine) startScheduler(ctx context.Context) error {
 		}
 	}
 	e.loops.Go(func() { e.sched.loop(e.life) })
-	if len(errs) > 0 {
-		return fmt.Errorf("durable: launch: %v", errs)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (s *scheduler) loop(ctx context.Context) {

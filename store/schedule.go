@@ -66,7 +66,8 @@ type Schedules interface {
 
 	// PauseSchedule pauses a schedule or resumes it, and returns the row
 	// after the call. Resuming a paused schedule sets its DoneThrough to
-	// p.Now, so the ticks of the pause are never started late. Pausing a
+	// p.Now unless it is later, so the ticks of the pause are never
+	// started late. Pausing a
 	// paused schedule, or resuming an active one, changes nothing.
 	// Returns ErrScheduleNotFound if no schedule has that name.
 	PauseSchedule(ctx context.Context, p SchedulePauseParams) (Schedule, error)
