@@ -249,3 +249,44 @@ func TestScheduleBackfill(t *testing.T) {
 		is.Equal(out, strings.TrimPrefix(id, "sched-hourly-")) // with its scheduled time
 	}
 }
+
+// TestScheduleSharedThroughTheDatabase: a schedule created, paused and
+// deleted by a Client, which has a database connection of its own, is
+// served accordingly by an engine; ticks due before the engine noticed
+// the new schedule are started late, not skipped.
+func TestScheduleSharedThroughTheDatabase(t *testing.T) {
+	is := is.New(t)
+	v := setup(t)
+	e := v.engine()
+	ticks := make(chan time.Time, 100)
+	register(t, e, "tick", ticker(ticks))
+	launch(t, e)
+	ctx := t.Context()
+	c, err := durable.NewClient(ctx, durable.ClientConfig{SystemDatabaseURL: v.url})
+	is.NoErr(err)
+	defer c.Close()
+
+	is.NoErr(c.CreateSchedule(ctx, "shared", "tick", "* * * * * *"))
+	created := time.Now()
+	select {
+	case <-ticks:
+	case <-time.After(15 * time.Second): // the engine looks at least every 10 s
+		t.Fatal("the engine did not serve the client's schedule within 15 s")
+	}
+	ids := tickIDs(t, v.open(), "shared") // oldest first: a pass starts the ticks in order
+	is.True(len(ids) > 0)
+	first, err := time.Parse(time.RFC3339, strings.TrimPrefix(ids[0], "sched-shared-"))
+	is.NoErr(err)
+	is.True(!first.After(created.Truncate(time.Second).Add(time.Second))) // the first tick after the creation, however late it was seen
+
+	is.NoErr(c.PauseSchedule(ctx, "shared"))
+	pausedAt := time.Now()
+	list, err := c.ListSchedules(ctx)
+	is.NoErr(err)
+	is.Equal(len(list), 1)
+	is.True(list[0].Paused) // the client sees the pause it made
+	noTickAfter(t, ticks, pausedAt, 2500*time.Millisecond)
+	is.NoErr(c.DeleteSchedule(ctx, "shared"))
+	is.True(errors.Is(c.DeleteSchedule(ctx, "shared"), durable.ErrScheduleNotFound))
+	is.True(errors.Is(c.CreateSchedule(ctx, "bad", "tick", "61 * * * * *"), durable.ErrInvalidSchedule))
+}

@@ -24,10 +24,13 @@ import (
 // still once.
 
 const (
-	// schedulePoll bounds how long a change by another process can go
-	// unseen: on SQLite the scheduler's watch does not make the store
-	// look for other processes' commits.
-	schedulePoll = 30 * time.Second
+	// schedulePoll bounds how long a schedule created or resumed by
+	// another process can go unseen: on SQLite the scheduler's watch
+	// does not make the store look for other processes' commits (an
+	// idle engine keeps no poll of them running). Its ticks due
+	// meanwhile are started late, not skipped: see pass. A pause or a
+	// delete is seen at the next tick, which reads the schedules first.
+	schedulePoll = 10 * time.Second
 	// scheduleRetry is the pause after the database failed the scheduler.
 	scheduleRetry = time.Second
 	// maxCatchUp bounds the overdue ticks of one schedule started in one
