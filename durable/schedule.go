@@ -113,7 +113,8 @@ type cronSchedule struct {
 // computes the same ticks.
 func (c *cronSchedule) next(t time.Time) time.Time {
 	if d, ok := c.sched.(cron.ConstantDelaySchedule); ok {
-		return t.Truncate(d.Delay).Add(d.Delay).In(c.loc)
+		period := int64(d.Delay)
+		return time.Unix(0, (t.UnixNano()/period+1)*period).In(c.loc)
 	}
 	return c.sched.Next(t.In(c.loc))
 }

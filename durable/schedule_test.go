@@ -290,3 +290,23 @@ func TestScheduleSharedThroughTheDatabase(t *testing.T) {
 	is.True(errors.Is(c.DeleteSchedule(ctx, "shared"), durable.ErrScheduleNotFound))
 	is.True(errors.Is(c.CreateSchedule(ctx, "bad", "tick", "61 * * * * *"), durable.ErrInvalidSchedule))
 }
+
+// TestScheduleDescriptors: descriptors parse, and @every ticks at the
+// multiples of its period since the Unix epoch, the same in every
+// engine whenever it started.
+func TestScheduleDescriptors(t *testing.T) {
+	is := is.New(t)
+	v := setup(t)
+	e := v.engine()
+	register(t, e, "tick", ticker(make(chan time.Time, 1)))
+	ctx := t.Context()
+	is.NoErr(e.CreateSchedule(ctx, "every", "tick", "@every 7s"))
+	is.NoErr(e.CreateSchedule(ctx, "hourly", "tick", "@hourly"))
+	now := time.Now()
+	list, err := e.ListSchedules(ctx)
+	is.NoErr(err)
+	is.Equal(len(list), 2)
+	is.Equal(list[0].Next.Unix()%7, int64(0))                           // a multiple of 7 s
+	is.True(list[0].Next.Sub(now) <= 7*time.Second)                     // the next one
+	is.True(list[1].Next.Equal(now.Truncate(time.Hour).Add(time.Hour))) // the next whole hour
+}
