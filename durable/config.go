@@ -84,6 +84,11 @@ type Config struct {
 	// RetainNewest. Defaults to a minute.
 	RetentionInterval time.Duration
 
+	// BackfillTicks is how many of the ticks each schedule missed while
+	// no engine of the database ran that Launch starts late, the latest
+	// ones. Defaults to 0: missed ticks are skipped (and logged).
+	BackfillTicks int
+
 	// Codec encodes inputs, outputs and step results. Defaults to JSON.
 	Codec Codec
 
@@ -161,6 +166,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: AppName is required", ErrInvalidConfig)
 	case c.RetainFor < 0 || c.RetainNewest < 0 || c.RetentionInterval < 0:
 		return fmt.Errorf("%w: RetainFor, RetainNewest and RetentionInterval may not be negative", ErrInvalidConfig)
+	case c.BackfillTicks < 0:
+		return fmt.Errorf("%w: BackfillTicks is negative", ErrInvalidConfig)
 	case c.HeartbeatInterval < 0:
 		return fmt.Errorf("%w: HeartbeatInterval is negative", ErrInvalidConfig)
 	case c.InstanceLease < 2*c.HeartbeatInterval:

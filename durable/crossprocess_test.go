@@ -38,12 +38,15 @@ func TestMain(m *testing.M) {
 }
 
 // helperMain is the other process: "send URL DEST TOPIC MSG" or
-// "cancel URL ID", through an engine of its own, or "client URL"
-// (clientMain).
+// "cancel URL ID", through an engine of its own, "client URL"
+// (clientMain) or "schedule URL DURATION" (scheduleMain).
 func helperMain(args []string) error {
 	ctx := context.Background()
 	if args[0] == "client" {
 		return clientMain(ctx, args[1])
+	}
+	if args[0] == "schedule" {
+		return scheduleMain(ctx, args[1], args[2])
 	}
 	e, err := durable.New(durable.Config{AppName: "helper", SystemDatabaseURL: args[1], ExecutorID: "helper",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

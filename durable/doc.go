@@ -84,6 +84,17 @@
 // A [Debouncer] starts a workflow for a key once calls for that key pause,
 // with the last input: see [NewDebouncer].
 //
+// # Schedules
+//
+// [WithSchedule] runs a workflow that takes a time.Time on a cron
+// expression with seconds, in a time zone ([InZone]); [Engine.CreateSchedule]
+// adds a schedule at run time, and [Engine.PauseSchedule],
+// [Engine.ResumeSchedule], [Engine.DeleteSchedule] and
+// [Engine.TriggerSchedule] act on any. Schedules live in the system
+// database and every launched engine serves them; each tick's workflow ID
+// is made of the schedule's name and the tick, so it runs once. Ticks
+// missed while no engine ran are skipped unless [Config.BackfillTicks].
+//
 // # Recovery, executors and adoption
 //
 // Every launched engine registers an instance of itself in the system

@@ -41,6 +41,7 @@ type Engine struct {
 	runs     sync.WaitGroup
 	wakeups  wakeups
 	queues   map[string]*dispatcher // by queue name; fixed at Launch
+	sched    *scheduler             // see scheduler.go
 	loops    sync.WaitGroup         // background loops started by Launch: dispatchers, watchCancels
 	// executing counts workflow functions running now (not suspended);
 	// busy receives when it rises from zero, idle when it falls to zero.
@@ -87,6 +88,7 @@ func New(cfg Config) (*Engine, error) {
 	e.busy = make(chan struct{}, 1)
 	e.idle = make(chan struct{}, 1)
 	e.adoptNow = make(chan struct{}, 1)
+	e.sched = newScheduler(e)
 	return e, nil
 }
 
@@ -102,7 +104,8 @@ func (e *Engine) ApplicationVersion() string { return e.cfg.ApplicationVersion }
 // Launch registers this engine as a live instance, adopts the PENDING
 // workflows that no live instance runs (those of a process that crashed
 // or shut down) and starts them again — those of a queue go back to it —
-// then starts serving the registered queues. From then on it renews its
+// then starts serving the registered queues and the schedules (see
+// WithSchedule and CreateSchedule). From then on it renews its
 // heartbeat and adopts the work of dead instances every
 // HeartbeatInterval. Register every workflow, queue and error before
 // Launch. An error adopting one workflow does not stop the others; Launch
@@ -133,6 +136,9 @@ func (e *Engine) Launch(ctx context.Context) error {
 	}
 	err := e.adopt(ctx)
 	e.startDispatchers()
+	if serr := e.startScheduler(ctx); serr != nil {
+		err = errors.Join(err, serr)
+	}
 	return err
 }
 

@@ -3,6 +3,7 @@ package durable
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 )
 
@@ -20,10 +21,12 @@ type registration struct {
 	name        string
 	maxRecovery int
 	exec        func(ctx context.Context, input []byte) (any, error)
+	input       reflect.Type  // the function's In
+	schedule    *codeSchedule // see WithSchedule; nil for none
 }
 
 // RegisterOption configures a workflow at registration. Make one with
-// WithMaxRecoveryAttempts.
+// WithMaxRecoveryAttempts or WithSchedule.
 type RegisterOption struct{ apply func(*registration) }
 
 // WithMaxRecoveryAttempts sets how many times the workflow is recovered
@@ -48,11 +51,14 @@ func Register[In, Out any](e *Engine, name string, fn func(ctx context.Context, 
 	if fn == nil {
 		return nil, fmt.Errorf("%w: %q has a nil function", ErrInvalidName, name)
 	}
-	reg := &registration{name: name, maxRecovery: e.cfg.MaxRecoveryAttempts}
+	reg := &registration{name: name, maxRecovery: e.cfg.MaxRecoveryAttempts, input: reflect.TypeFor[In]()}
 	for _, o := range opts {
 		if o.apply != nil {
 			o.apply(reg)
 		}
+	}
+	if err := reg.checkSchedule(); err != nil {
+		return nil, err
 	}
 	reg.exec = func(ctx context.Context, input []byte) (any, error) {
 		in, err := decode[In](e, "input of workflow "+name, input)

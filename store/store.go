@@ -192,6 +192,9 @@ type Store interface {
 	// instances that own nothing any more.
 	Orphans(ctx context.Context, p OrphanParams) ([]Workflow, error)
 
+	// Schedules keeps cron schedules: see schedule.go.
+	Schedules
+
 	// Close releases the store. Calls after Close return ErrClosed.
 	Close() error
 }
