@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Option) 
 	t.Run("ForkWorkflow", func(t *testing.T) { testForkWorkflow(t, newStore) })
 	t.Run("DeleteWorkflows", func(t *testing.T) { testDeleteWorkflows(t, newStore) })
 	t.Run("CollectGarbage", func(t *testing.T) { testCollectGarbage(t, newStore) })
+	t.Run("TraceContext", func(t *testing.T) { testTraceContext(t, newStore) })
 	t.Run("ReadOnly", func(t *testing.T) {
 		if c.readOnly == nil {
 			t.Skip("storetest.WithReadOnly not given")
