@@ -89,15 +89,15 @@ func TestOpenExisting(t *testing.T) {
 			var se *store.SchemaError
 			is.True(errors.As(err, &se))                               // with the versions
 			is.Equal(se.Version, 5)                                    // the schema's
-			is.Equal(se.Known, 7)                                      // and this program's
+			is.Equal(se.Known, slices.Max(migrationVersions(t)))       // and this program's
 			is.Equal(schemaShape(t, schema), before)                   // nothing migrated
 			is.Equal(appliedVersions(t, schema), []int{1, 2, 3, 4, 5}) // nothing recorded
 		}
 		is := is.New(t)
 		schema := newSchema(t)
 		oldSchema(t, schema, 5)
-		open(t, withParam(testURL(t), "schema", schema))                 // an application opens it
-		is.Equal(appliedVersions(t, schema), []int{1, 2, 3, 4, 5, 6, 7}) // and migrates it
+		open(t, withParam(testURL(t), "schema", schema))           // an application opens it
+		is.Equal(appliedVersions(t, schema), migrationVersions(t)) // and migrates it
 	})
 
 	t.Run("a newer schema is too new", func(t *testing.T) {
@@ -159,4 +159,22 @@ func TestReadOnlyRole(t *testing.T) {
 	is.Equal(wf.ID, "wf-1") // what the application wrote
 	_, _, err = ro.CreateWorkflow(t.Context(), store.WorkflowCreateParams{ID: "wf-2", Name: "f"})
 	is.True(errors.Is(err, store.ErrReadOnly)) // a write is refused as read-only, before the role's privileges are looked at
+}
+
+// migrationVersions returns the versions of the embedded migrations, in
+// order.
+func migrationVersions(t *testing.T) []int {
+	is := is.New(t)
+	files, err := filepath.Glob(filepath.Join("migration", "*.sql"))
+	is.NoErr(err)           // list migrations
+	is.True(len(files) > 0) // there are migrations
+	var vs []int
+	for _, f := range files {
+		var v int
+		_, err := fmt.Sscanf(filepath.Base(f), "%d_", &v)
+		is.NoErr(err) // migration names start with their version
+		vs = append(vs, v)
+	}
+	slices.Sort(vs)
+	return vs
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -217,7 +218,7 @@ func TestMigrateRace(t *testing.T) {
 		is.NoErr(errs[i]) // every open succeeds
 		defer stores[i].Close()
 	}
-	is.Equal(appliedVersions(t, schema), []int{1, 2, 3, 4, 5, 6, 7}) // each migration applied once
+	is.Equal(appliedVersions(t, schema), migrationVersions(t)) // each migration applied once
 	_, created, err := stores[n-1].CreateWorkflow(t.Context(), store.WorkflowCreateParams{ID: "wf-1", Name: "f"})
 	is.NoErr(err)    // the schema is usable
 	is.True(created) // a new workflow
@@ -235,7 +236,10 @@ func TestSchemaTooNew(t *testing.T) {
 	db := schemaDB(t, schema)
 	_, err = db.Exec(`CREATE TABLE future (x integer)`)
 	is.NoErr(err) // the newer program's table
-	_, err = db.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (8, '0008_future.sql', 0)`)
+	known := slices.Max(migrationVersions(t))
+	newer := known + 3
+	_, err = db.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)`,
+		newer, fmt.Sprintf("%04d_future.sql", newer))
 	is.NoErr(err) // and its migration
 	before := schemaShape(t, schema)
 
@@ -243,11 +247,12 @@ func TestSchemaTooNew(t *testing.T) {
 	is.True(errors.Is(err, store.ErrSchemaTooNew)) // a newer schema is refused
 	var tooNew *store.SchemaError
 	is.True(errors.As(err, &tooNew)) // with the versions in fields
-	is.Equal(tooNew.Version, 8)      // the database's
-	is.Equal(tooNew.Known, 7)        // and this program's
-	is.True(strings.Contains(err.Error(), "database schema is version 8; this binary knows up to 7: upgrade the program"))
-	is.Equal(schemaShape(t, schema), before)                            // nothing changed
-	is.Equal(appliedVersions(t, schema), []int{1, 2, 3, 4, 5, 6, 7, 8}) // no migration recorded
+	is.Equal(tooNew.Version, newer)  // the database's
+	is.Equal(tooNew.Known, known)    // and this program's
+	want := fmt.Sprintf("database schema is version %d; this binary knows up to %d: upgrade the program", newer, known)
+	is.True(strings.Contains(err.Error(), want))                              // the message names both
+	is.Equal(schemaShape(t, schema), before)                                  // nothing changed
+	is.Equal(appliedVersions(t, schema), append(migrationVersions(t), newer)) // no migration recorded
 }
 
 // appliedVersions returns the migrations recorded in a schema.
