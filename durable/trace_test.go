@@ -276,3 +276,59 @@ func TestTracingAnUntracedStartIsARootAndStoresNothing(t *testing.T) {
 	is.Equal(only(t, exp, "step s").Parent.SpanID(), run.SpanContext.SpanID()) // with its step
 	is.Equal(v.workflow("w").TraceContext, "")                                 // no trace to continue was stored
 }
+
+// A stored trace context that cannot be read (written by another tool,
+// say) costs the workflow nothing: its run starts a trace of its own.
+func TestTracingIgnoresAnUnreadableTraceContext(t *testing.T) {
+	for _, bad := range []string{"garbage", "00-xyz-00f067aa0ba902b7-01", "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra", "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"} {
+		t.Run(bad, func(t *testing.T) {
+			is := is.New(t)
+			v := setup(t)
+			v.orphan("w", "plain", `"x"`, func(p *store.WorkflowCreateParams) { p.TraceContext = bad })
+			exp, tp := tracing(t)
+			e := v.engine(withTracing(tp))
+			wf := register(t, e, "plain", func(ctx context.Context, in string) (string, error) {
+				return durable.Step(ctx, "s", func(ctx context.Context) (string, error) { return in, nil })
+			})
+			launch(t, e) // recovers the orphan
+			h, err := wf.Retrieve(context.Background(), "w")
+			is.NoErr(err)
+			got, err := h.Result(context.Background())
+			is.NoErr(err) // the workflow runs
+			is.Equal(got, "x")
+			is.NoErr(e.Shutdown(context.Background()))
+			is.True(!only(t, exp, "workflow plain").Parent.IsValid()) // in a trace of its own
+		})
+	}
+}
+
+// A step started with Go has a span too, under its workflow's run.
+func TestTracingSpansConcurrentSteps(t *testing.T) {
+	is := is.New(t)
+	v := setup(t)
+	exp, tp := tracing(t)
+	e := v.engine(withTracing(tp))
+	wf := register(t, e, "fan", func(ctx context.Context, in string) (string, error) {
+		a := durable.Go(ctx, "a", func(ctx context.Context) (string, error) { return in + "a", nil })
+		b := durable.Go(ctx, "b", func(ctx context.Context) (string, error) { return in + "b", nil })
+		x, err := a.Wait(ctx)
+		if err != nil {
+			return "", err
+		}
+		y, err := b.Wait(ctx)
+		return x + y, err
+	})
+	launch(t, e)
+	out, err := wf.Run(context.Background(), "x")
+	is.NoErr(err)
+	is.Equal(out, "xaxb")
+	is.NoErr(e.Shutdown(context.Background()))
+	run := only(t, exp, "workflow fan")
+	for i, name := range []string{"step a", "step b"} {
+		s := only(t, exp, name)
+		is.Equal(s.Parent.SpanID(), run.SpanContext.SpanID())        // under the run
+		is.Equal(attrs(s)["dboslite.step.id"].AsInt64(), int64(i+1)) // numbered as called
+		is.Equal(attrs(s)["dboslite.step.status"].AsString(), "SUCCESS")
+	}
+}
