@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/dboslite/dboslite/store"
 )
 
@@ -49,11 +51,16 @@ type ClientConfig struct {
 	// an error matching store.ErrReadOnly. A SQLite file the user may only
 	// read can be opened so, and SQLite writes nothing to it.
 	ReadOnly bool
+	// TracerProvider, if set, has Enqueue store the trace of its context
+	// with the workflow, which then runs in that trace (see
+	// Config.TracerProvider). The client itself makes no spans.
+	TracerProvider trace.TracerProvider
 }
 
 // NewClient opens the system database of an application for a client.
 func NewClient(ctx context.Context, cfg ClientConfig) (*Client, error) {
-	c := Config{AppName: "client", SystemDatabaseURL: cfg.SystemDatabaseURL, Codec: cfg.Codec, Logger: cfg.Logger}.withDefaults()
+	c := Config{AppName: "client", SystemDatabaseURL: cfg.SystemDatabaseURL, Codec: cfg.Codec, Logger: cfg.Logger,
+		TracerProvider: cfg.TracerProvider}.withDefaults()
 	if cfg.SystemDatabaseURL == "" && c.SystemDatabaseURL == "sqlite:client.sqlite" {
 		return nil, fmt.Errorf("%w: ClientConfig.SystemDatabaseURL is required (or $DBOS_SYSTEM_DATABASE_URL)", ErrInvalidConfig)
 	}

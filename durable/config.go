@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dboslite/dboslite/store"
 )
@@ -94,6 +95,18 @@ type Config struct {
 
 	// Logger receives the engine's logs. Defaults to slog.Default().
 	Logger *slog.Logger
+
+	// TracerProvider, if set, turns on OpenTelemetry tracing: a span
+	// "workflow <name>" for each execution of a workflow and a span
+	// "step <name>" for each step that runs, with attributes
+	// dboslite.workflow.id, .name, .attempt and .status, and
+	// dboslite.step.id, .name, .attempt and .status. A workflow started
+	// in a context that holds a span is stored with that span's W3C
+	// traceparent, and each of its executions — here, or after a
+	// recovery, adoption or dequeue in another process — is a child of
+	// it, in the same trace. Nil, the default, records and stores
+	// nothing.
+	TracerProvider trace.TracerProvider
 
 	// Store, if set, is used instead of opening SystemDatabaseURL. The
 	// engine does not close a store it was given.

@@ -142,4 +142,11 @@
 // [Engine.Shutdown] cancels the context of every running workflow and
 // step and waits for them; what they were doing stays PENDING and resumes
 // at the next Launch.
+//
+// # Tracing
+//
+// With [Config].TracerProvider set, each run of a workflow and each step
+// that runs is an OpenTelemetry span. A workflow started in a traced
+// context stores that context, so its runs anywhere, its children and
+// its queued workflows continue the same trace.
 package durable

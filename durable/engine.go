@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/dboslite/dboslite/store"
 	_ "github.com/dboslite/dboslite/store/sqlite" // the default backend
 )
@@ -29,6 +31,7 @@ type Engine struct {
 	codec     Codec
 	errKinds  *errorKinds
 	log       *slog.Logger
+	tracer    trace.Tracer // nil when tracing is off: see trace.go
 
 	// life is cancelled by Shutdown; every workflow runs under it.
 	life   context.Context
@@ -71,6 +74,7 @@ func New(cfg Config) (*Engine, error) {
 		codec:    cfg.Codec,
 		errKinds: newErrorKinds(),
 		log:      cfg.Logger,
+		tracer:   newTracer(cfg.TracerProvider),
 		warned:   map[string]bool{},
 		registry: map[string]*registration{},
 		active:   map[string]*run{},

@@ -160,7 +160,7 @@ func (e *Engine) enqueueByName(ctx context.Context, name string, in any, o start
 		o.id = e.cfg.NewID()
 	}
 	p := store.WorkflowCreateParams{ID: o.id, Name: name, Input: input, ApplicationVersion: o.q.version,
-		ApplicationName: e.cfg.AppName}
+		ApplicationName: e.cfg.AppName, TraceContext: e.traceParent(ctx)}
 	wf, created, err := e.enqueue(ctx, p, o)
 	var dedup *DeduplicatedError
 	switch {

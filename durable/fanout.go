@@ -51,7 +51,7 @@ func Go[T any](ctx context.Context, name string, fn func(ctx context.Context) (T
 	go func() {
 		defer st.eng.runs.Done()
 		defer close(f.done)
-		f.value, f.err = runStep(ctx, st, n, rec, false, name, fn, o)
+		f.value, f.err = traceStep(ctx, st, n, rec, false, name, fn, o)
 	}()
 	return f
 }

@@ -94,6 +94,7 @@ func (e *Engine) execute(r *run, wf store.Workflow, steps []store.Step) {
 		ctx, stop = context.WithDeadlineCause(ctx, wf.Deadline, deadlineCause(wf.ID))
 		defer stop()
 	}
+	ctx, span := e.startRun(ctx, wf)
 	e.mu.Lock()
 	r.cancel = cancel
 	if r.cancelled {
@@ -120,6 +121,7 @@ func (e *Engine) execute(r *run, wf store.Workflow, steps []store.Step) {
 				e.end(r, store.StatusPending, nil, nil)
 			}
 		}
+		e.endRun(span, r)
 		e.runs.Done()
 	}()
 

@@ -130,6 +130,7 @@ func (e *Engine) start(ctx context.Context, reg *registration, in any, o startOp
 		Owner:              e.instanceID(),
 		ApplicationVersion: e.cfg.ApplicationVersion,
 		ApplicationName:    e.cfg.AppName,
+		TraceContext:       e.traceParent(ctx), // a child's: its parent's span
 		Now:                e.now(),
 	}
 	if o.q.version != "" {

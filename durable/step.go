@@ -121,7 +121,7 @@ func Step[T any](ctx context.Context, name string, fn func(ctx context.Context) 
 		var zero T
 		return zero, err
 	}
-	return runStep(ctx, st, n, rec, ok, name, fn, stepOpts(opts))
+	return traceStep(ctx, st, n, rec, ok, name, fn, stepOpts(opts))
 }
 
 // runStep runs step n, or replays it if it was recorded.
@@ -173,6 +173,7 @@ func attempt[T any](ctx context.Context, st *wfState, n int, name string, fn fun
 	var errs []error
 	for i := 0; ; i++ {
 		v, err := once(ctx, name, fn, o.timeout)
+		st.eng.traceAttempt(ctx, i+1, err)
 		if err == nil {
 			return v, nil
 		}

@@ -59,6 +59,9 @@ type Workflow struct {
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 	CompletedAt     time.Time // zero while the workflow is active
+	// TraceContext is the W3C traceparent of the trace the workflow was
+	// started in, empty if it was started untraced.
+	TraceContext string
 	// Position is where the row stands in listings: give it as
 	// ListParams.After to list what comes after it. Opaque.
 	Position string
@@ -97,6 +100,7 @@ type WorkflowCreateParams struct {
 	ApplicationName    string
 	ParentID           string
 	Deadline           time.Time // zero for none
+	TraceContext       string    // the W3C traceparent to store; empty for none
 	Now                time.Time
 }
 

@@ -204,6 +204,7 @@ func createWorkflows(ctx context.Context, q sqlx.QueryerContext, ps []store.Work
 	var (
 		ids, names, execs, owners, versions, apps, parents = make([]string, n), make([]string, n), make([]string, n),
 			make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		traces    = make([]string, n)
 		inputs    = make([][]byte, n)
 		deadlines = make([]int64, n)
 		nows      = make([]*int64, n)
@@ -212,20 +213,22 @@ func createWorkflows(ctx context.Context, q sqlx.QueryerContext, ps []store.Work
 		p := ps[i]
 		ids[k], names[k], execs[k], owners[k], versions[k], apps[k], parents[k] = p.ID, p.Name, p.ExecutorID, p.Owner,
 			p.ApplicationVersion, p.ApplicationName, p.ParentID
-		inputs[k], deadlines[k], nows[k] = p.Input, millis(p.Deadline), millisOrNil(p.Now)
+		inputs[k], deadlines[k], nows[k], traces[k] = p.Input, millis(p.Deadline), millisOrNil(p.Now), p.TraceContext
 	}
 	var rows []workflowRow
 	err := sqlx.SelectContext(ctx, q, &rows, `INSERT INTO workflows (id, name, status, input, executor_id, owner, app_version, app_name,
-			parent_id, recovery_attempts, deadline_at, created_at, updated_at)
-		SELECT r.id, r.name, 'PENDING', r.input, r.executor_id, r.owner, r.app_version, r.app_name, r.parent_id, 1, r.deadline_at, r.t, r.t
+			parent_id, recovery_attempts, deadline_at, created_at, updated_at, trace_context)
+		SELECT r.id, r.name, 'PENDING', r.input, r.executor_id, r.owner, r.app_version, r.app_name, r.parent_id, 1, r.deadline_at, r.t, r.t,
+			nullif(r.trace_context, '')
 		FROM (SELECT r.*, coalesce(r.now, `+dbNow+`) AS t
-			FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
-				WITH ORDINALITY AS r (id, name, input, executor_id, owner, app_version, app_name, parent_id, deadline_at, now, ord)) AS r
+			FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[],
+					$11::text[])
+				WITH ORDINALITY AS r (id, name, input, executor_id, owner, app_version, app_name, parent_id, deadline_at, now, trace_context, ord)) AS r
 		WHERE r.owner = '' OR EXISTS (SELECT 1 FROM instances WHERE id = r.owner AND NOT dead FOR KEY SHARE)
 		ORDER BY r.ord
 		ON CONFLICT (id) DO NOTHING
 		RETURNING `+workflowColumns,
-		ids, names, inputs, execs, owners, versions, apps, parents, deadlines, nows)
+		ids, names, inputs, execs, owners, versions, apps, parents, deadlines, nows, traces)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -59,17 +59,17 @@ func (s *Store) enqueue(ctx context.Context, p store.EnqueueParams) (row workflo
 		ins AS (
 			INSERT INTO workflows (id, name, status, input, executor_id, app_version, app_name, parent_id, queue_name,
 				recovery_attempts, deadline_at, timeout_ms, priority, dedup_id, partition_key, not_before,
-				created_at, updated_at)
+				created_at, updated_at, trace_context)
 			SELECT $1::text, $2::text, 'ENQUEUED', $3::bytea, $4::text, $5::text, $6::text, $7::text, $8::text,
 				0, $9::bigint, $10::bigint, $11::integer, $12::text, $13::text,
-				CASE WHEN $14::bigint > 0 THEN t.t + $14::bigint ELSE 0 END, t.t, t.t
+				CASE WHEN $14::bigint > 0 THEN t.t + $14::bigint ELSE 0 END, t.t, t.t, nullif($16::text, '')
 			FROM t
 			ON CONFLICT DO NOTHING
 			RETURNING `+workflowColumns+`)
 		SELECT `+workflowColumns+` FROM ins`,
 		p.ID, p.Name, p.Input, p.ExecutorID, p.ApplicationVersion, p.ApplicationName, p.ParentID, p.Queue,
 		millis(p.Deadline), p.Timeout.Milliseconds(), p.Priority, p.DeduplicationID, p.PartitionKey,
-		p.Delay.Milliseconds(), nowArg(p.Now))
+		p.Delay.Milliseconds(), nowArg(p.Now), p.TraceContext)
 	if err != nil || len(rows) == 1 {
 		if len(rows) == 1 {
 			row, created = rows[0], true

@@ -37,6 +37,8 @@ type workflowRow struct {
 	CreatedAt        int64  `db:"created_at"`
 	UpdatedAt        int64  `db:"updated_at"`
 	CompletedAt      int64  `db:"completed_at"`
+
+	TraceContext sql.NullString `db:"trace_context"` // NULL when untraced
 }
 
 // The columns of a workflowRow: workflowColumns, or listColumns without
@@ -46,7 +48,7 @@ const (
 	listColumns     = `insert_xid, seq, id, name, status, NULL::bytea AS input, NULL::bytea AS output, error, ` + restColumns
 	restColumns     = `executor_id, owner, app_version, app_name,
 	parent_id, queue_name, recovery_attempts, deadline_at, timeout_ms, priority, dedup_id, partition_key,
-	not_before, started_at, created_at, updated_at, completed_at`
+	not_before, started_at, created_at, updated_at, completed_at, trace_context`
 )
 
 func (r workflowRow) toStore() store.Workflow {
@@ -74,6 +76,7 @@ func (r workflowRow) toStore() store.Workflow {
 		CreatedAt:          fromMillis(r.CreatedAt),
 		UpdatedAt:          fromMillis(r.UpdatedAt),
 		CompletedAt:        fromMillis(r.CompletedAt),
+		TraceContext:       r.TraceContext.String,
 		Position:           position(r.InsertXID, r.Seq),
 	}
 }
@@ -125,14 +128,15 @@ func (s *Store) createWorkflow(ctx context.Context, p store.WorkflowCreateParams
 		err := s.db.SelectContext(ctx, &rows, `WITH t AS (SELECT coalesce($10::bigint, `+dbNow+`) AS t),
 			ins AS (
 				INSERT INTO workflows (id, name, status, input, executor_id, owner, app_version, app_name,
-					parent_id, recovery_attempts, deadline_at, created_at, updated_at)
-				SELECT $1::text, $2::text, 'PENDING', $3::bytea, $4::text, $5::text, $6::text, $7::text, $8::text, 1, $9::bigint, t.t, t.t FROM t
+					parent_id, recovery_attempts, deadline_at, created_at, updated_at, trace_context)
+				SELECT $1::text, $2::text, 'PENDING', $3::bytea, $4::text, $5::text, $6::text, $7::text, $8::text, 1, $9::bigint, t.t, t.t,
+					nullif($11::text, '') FROM t
 				WHERE `+fmt.Sprintf(liveSQL, "$5::text")+`
 				ON CONFLICT (id) DO NOTHING
 				RETURNING `+workflowColumns+`)
 			SELECT `+workflowColumns+` FROM ins`,
 			p.ID, p.Name, p.Input, p.ExecutorID, p.Owner, p.ApplicationVersion, p.ApplicationName, p.ParentID,
-			millis(p.Deadline), nowArg(p.Now))
+			millis(p.Deadline), nowArg(p.Now), p.TraceContext)
 		if err != nil {
 			return err
 		}

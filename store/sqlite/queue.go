@@ -53,13 +53,14 @@ func enqueue(tx txer, p store.EnqueueParams) (workflowRow, bool, error) {
 		ExecutorID: p.ExecutorID, AppVersion: p.ApplicationVersion, AppName: p.ApplicationName,
 		ParentID: p.ParentID, QueueName: p.Queue, DeadlineAt: millis(p.Deadline), TimeoutMS: p.Timeout.Milliseconds(),
 		Priority: p.Priority, DedupID: p.DeduplicationID, PartitionKey: p.PartitionKey, NotBefore: notBefore(p, t),
-		CreatedAt: t, UpdatedAt: t}
+		CreatedAt: t, UpdatedAt: t, TraceContext: nullString(p.TraceContext)}
 	res, err := tx.Exec(`INSERT INTO workflows (rowid, id, name, status, input, executor_id, app_version, app_name,
 			parent_id, queue_name, recovery_attempts, deadline_at, timeout_ms, priority, dedup_id, partition_key,
-			not_before, created_at, updated_at)
-		VALUES (`+nextRowid+`, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			not_before, created_at, updated_at, trace_context)
+		VALUES (`+nextRowid+`, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 		row.ID, row.Name, row.Status, row.Input, row.ExecutorID, row.AppVersion, row.AppName, row.ParentID, row.QueueName,
-		row.DeadlineAt, row.TimeoutMS, row.Priority, row.DedupID, row.PartitionKey, row.NotBefore, row.CreatedAt, row.UpdatedAt)
+		row.DeadlineAt, row.TimeoutMS, row.Priority, row.DedupID, row.PartitionKey, row.NotBefore, row.CreatedAt, row.UpdatedAt,
+		row.TraceContext)
 	if err != nil {
 		return row, false, err
 	}

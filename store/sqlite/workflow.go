@@ -39,6 +39,8 @@ type workflowRow struct {
 	CreatedAt        int64  `db:"created_at"`
 	UpdatedAt        int64  `db:"updated_at"`
 	CompletedAt      int64  `db:"completed_at"`
+
+	TraceContext sql.NullString `db:"trace_context"` // NULL when untraced
 }
 
 // The columns of a workflowRow: workflowColumns, or listColumns without
@@ -48,7 +50,7 @@ const (
 	listColumns     = `rowid AS seq, id, name, status, NULL AS input, NULL AS output, error, ` + restColumns
 	restColumns     = `executor_id, owner, app_version, app_name,
 	parent_id, queue_name, recovery_attempts, deadline_at, timeout_ms, priority, dedup_id, partition_key,
-	not_before, started_at, created_at, updated_at, completed_at`
+	not_before, started_at, created_at, updated_at, completed_at, trace_context`
 )
 
 // nextRowid is the rowid of a new workflow: past every rowid the table
@@ -81,6 +83,7 @@ func (r workflowRow) toStore() store.Workflow {
 		CreatedAt:          fromMillis(r.CreatedAt),
 		UpdatedAt:          fromMillis(r.UpdatedAt),
 		CompletedAt:        fromMillis(r.CompletedAt),
+		TraceContext:       r.TraceContext.String,
 		Position:           strconv.FormatInt(r.Seq, 10),
 	}
 }
@@ -99,6 +102,9 @@ func fromMillis(ms int64) time.Time {
 	return time.UnixMilli(ms)
 }
 
+// nullString is s, or NULL if it is empty.
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
 func now(t time.Time) time.Time {
 	if t.IsZero() {
 		return time.Now()
@@ -114,12 +120,12 @@ func (s *Store) CreateWorkflow(ctx context.Context, p store.WorkflowCreateParams
 		t := millis(now(p.Now))
 		// One statement: the owner must be a live instance (see live).
 		res, err := tx.Exec(`INSERT INTO workflows (rowid, id, name, status, input, executor_id, owner, app_version, app_name,
-				parent_id, recovery_attempts, deadline_at, created_at, updated_at)
-			SELECT `+nextRowid+`, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?
+				parent_id, recovery_attempts, deadline_at, created_at, updated_at, trace_context)
+			SELECT `+nextRowid+`, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?
 			WHERE ? = '' OR EXISTS (SELECT 1 FROM instances WHERE id = ? AND dead = 0)
 			ON CONFLICT (id) DO NOTHING`,
 			p.ID, p.Name, store.StatusPending, p.Input, p.ExecutorID, p.Owner, p.ApplicationVersion, p.ApplicationName,
-			p.ParentID, millis(p.Deadline), t, t, p.Owner, p.Owner)
+			p.ParentID, millis(p.Deadline), t, t, nullString(p.TraceContext), p.Owner, p.Owner)
 		if err != nil {
 			return err
 		}
@@ -135,7 +141,8 @@ func (s *Store) CreateWorkflow(ctx context.Context, p store.WorkflowCreateParams
 			}
 			row = workflowRow{Seq: seq, ID: p.ID, Name: p.Name, Status: string(store.StatusPending), Input: p.Input,
 				ExecutorID: p.ExecutorID, Owner: p.Owner, AppVersion: p.ApplicationVersion, AppName: p.ApplicationName,
-				ParentID: p.ParentID, RecoveryAttempts: 1, DeadlineAt: millis(p.Deadline), CreatedAt: t, UpdatedAt: t}
+				ParentID: p.ParentID, RecoveryAttempts: 1, DeadlineAt: millis(p.Deadline), CreatedAt: t, UpdatedAt: t,
+				TraceContext: nullString(p.TraceContext)}
 			return nil
 		}
 		if err := getWorkflow(tx, p.ID, &row); !errors.Is(err, store.ErrNotFound) {

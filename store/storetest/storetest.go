@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Option) 
 	t.Run("CollectGarbage", func(t *testing.T) { testCollectGarbage(t, newStore) })
 	t.Run("Schedules", func(t *testing.T) { testSchedules(t, newStore) })
 	t.Run("ScheduleWatch", func(t *testing.T) { testScheduleWatch(t, newStore) })
+	t.Run("TraceContext", func(t *testing.T) { testTraceContext(t, newStore) })
 	t.Run("ReadOnly", func(t *testing.T) {
 		if c.readOnly == nil {
 			t.Skip("storetest.WithReadOnly not given")
