@@ -139,20 +139,36 @@ func TestTimeouts(t *testing.T) {
 
 	t.Run("a workflow is cancelled at its deadline", func(t *testing.T) {
 		is := is.New(t)
-		h, err := child.Start(ctx, 0, durable.WithTimeout(50*time.Millisecond), durable.WithID("t1"))
+		h, err := child.Start(ctx, 0, durable.WithTimeout(500*time.Millisecond), durable.WithID("t1"))
 		is.NoErr(err)
-		is.True(<-sawDeadline) // the step's context carries the deadline
-		_, err = h.Result(ctx)
+		result := make(chan error, 1)
+		go func() { _, err := h.Result(ctx); result <- err }()
+		select {
+		case ok := <-sawDeadline:
+			is.True(ok) // the step's context carries the deadline
+			err = <-result
+		case err = <-result:
+			t.Fatal("the deadline passed before the step started")
+		}
 		is.True(errors.Is(err, durable.ErrWorkflowCancelled))
 		is.Equal(v.workflow("t1").Status, store.StatusCancelled)
 		is.True(!v.workflow("t1").Deadline.IsZero()) // the deadline is recorded
 	})
 	t.Run("children inherit it unless detached", func(t *testing.T) {
 		is := is.New(t)
-		h, err := parent.Start(ctx, 0, durable.WithTimeout(80*time.Millisecond), durable.WithID("tp"))
+		// Long enough for the child's step to start on a loaded machine:
+		// the step reports the deadline it sees.
+		h, err := parent.Start(ctx, 0, durable.WithTimeout(time.Second), durable.WithID("tp"))
 		is.NoErr(err)
-		is.True(<-sawDeadline)
-		_, err = h.Result(ctx)
+		result := make(chan error, 1)
+		go func() { _, err := h.Result(ctx); result <- err }()
+		select {
+		case ok := <-sawDeadline:
+			is.True(ok) // the child's step has the deadline
+			err = <-result
+		case err = <-result:
+			t.Fatal("the deadline passed before the child's step started")
+		}
 		is.True(errors.Is(err, durable.ErrWorkflowCancelled))
 		is.Equal(v.workflow("tp-2").Status, store.StatusCancelled)       // the child too
 		is.Equal(v.workflow("tp-2").Deadline, v.workflow("tp").Deadline) // with its parent's deadline
