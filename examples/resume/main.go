@@ -32,8 +32,9 @@ import (
 // is what lets a second run find and resume the first run's workflow.
 const fixedID = "example-onboarding"
 
-// stepTime is how long each step pretends to work.
-const stepTime = time.Second
+// stepTime is how long each step pretends to work (a variable: its test
+// makes the steps instant).
+var stepTime = time.Second
 
 // steps are the onboarding steps, in order: what the step does, and what it
 // reports once done.
