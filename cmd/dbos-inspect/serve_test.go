@@ -69,8 +69,8 @@ func TestServe(t *testing.T) {
 			fixture(t, db)
 
 			addr, stop := serve(t, "serve", "-db", db)
-			is.True(strings.Contains(get(t, addr+"/"), "order-1001"))              // the list
-			is.True(strings.Contains(get(t, addr+"/wf/order-1001"), "charge"))     // a workflow's page
+			is.True(strings.Contains(get(t, addr+"/"), "order-1001"))            // the list
+			is.True(strings.Contains(get(t, addr+"/wf/order-1001"), "charge"))   // a workflow's page
 			is.True(!strings.Contains(get(t, addr+"/wf/import-3"), `id="fork"`)) // no write buttons
 			resp, err := http.PostForm(addr+"/resume/import-3", url.Values{})
 			is.NoErr(err)
