@@ -1,19 +1,16 @@
 package durable_test
 
 import (
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"go.uber.org/goleak" // the tests' own connections, to drop their schemas
 
+	"github.com/dboslite/dboslite/internal/pgschema"
 	_ "github.com/dboslite/dboslite/store/postgres" // the engine on PostgreSQL too
 )
 
@@ -70,28 +67,7 @@ func newDatabaseURL(t testing.TB) string {
 	if backend() != "postgres" {
 		return "sqlite:" + filepath.Join(t.TempDir(), "sys.sqlite")
 	}
-	base := os.Getenv(postgresEnv)
-	b := make([]byte, 8)
-	rand.Read(b)
-	schema := "t_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		db, err := sql.Open("pgx", base)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer db.Close()
-		if _, err := db.Exec(`DROP SCHEMA IF EXISTS ` + schema + ` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	if strings.Contains(base, "://") {
-		if strings.Contains(base, "?") {
-			return base + "&schema=" + schema
-		}
-		return base + "?schema=" + schema
-	}
-	return base + " schema=" + schema
+	return pgschema.ForTest(t, os.Getenv(postgresEnv))
 }
 
 // onlySQLite skips a test about SQLite itself in the PostgreSQL run; the

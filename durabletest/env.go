@@ -2,13 +2,9 @@ package durabletest
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"io"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +12,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // to drop a test's schema
 
 	"github.com/dboslite/dboslite/durable"
+	"github.com/dboslite/dboslite/internal/pgschema"
 	"github.com/dboslite/dboslite/store"
 	_ "github.com/dboslite/dboslite/store/postgres" // WithPostgres
 )
@@ -231,30 +228,15 @@ func (v *Env) newURL() string {
 	if v.opts.postgres == "" {
 		return "sqlite:" + filepath.Join(v.t.TempDir(), "sys.sqlite")
 	}
-	base := v.opts.postgres
-	b := make([]byte, 8)
-	rand.Read(b)
-	schema := "durabletest_" + hex.EncodeToString(b)
+	schema := pgschema.Name("durabletest_")
 	v.mu.Lock()
 	v.schemas = append(v.schemas, schema)
 	v.mu.Unlock()
-	switch {
-	case !strings.Contains(base, "://"):
-		return base + " schema=" + schema
-	case strings.Contains(base, "?"):
-		return base + "&schema=" + schema
-	}
-	return base + "?schema=" + schema
+	return pgschema.URL(v.opts.postgres, schema)
 }
 
 func dropSchema(t testing.TB, base, schema string) {
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Errorf("durabletest: drop schema %s: %v", schema, err)
-		return
-	}
-	defer db.Close()
-	if _, err := db.Exec(`DROP SCHEMA IF EXISTS ` + schema + ` CASCADE`); err != nil {
+	if err := pgschema.Drop(base, schema); err != nil {
 		t.Errorf("durabletest: drop schema %s: %v", schema, err)
 	}
 }

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -14,6 +11,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the tests' own connection, to drop their schemas
 
+	"github.com/dboslite/dboslite/internal/pgschema"
 	"github.com/dboslite/dboslite/store"
 	_ "github.com/dboslite/dboslite/store/sqlite"
 )
@@ -62,28 +60,7 @@ func sqliteURL(t *testing.T) string {
 
 // postgresURL returns the URL of a new schema, dropped when the test ends.
 func postgresURL(t *testing.T) string {
-	base := os.Getenv(postgresEnv)
-	b := make([]byte, 8)
-	rand.Read(b)
-	schema := "t_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		db, err := sql.Open("pgx", base)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer db.Close()
-		if _, err := db.Exec(`DROP SCHEMA IF EXISTS ` + schema + ` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	switch {
-	case !strings.Contains(base, "://"):
-		return base + " schema=" + schema
-	case strings.Contains(base, "?"):
-		return base + "&schema=" + schema
-	}
-	return base + "?schema=" + schema
+	return pgschema.ForTest(t, os.Getenv(postgresEnv))
 }
 
 // fixture fills the new database at url with workflows of every kind:

@@ -2,20 +2,17 @@ package inspectweb_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the test's own connection, to drop its schema
 
 	"github.com/dboslite/dboslite/durable"
+	"github.com/dboslite/dboslite/internal/pgschema"
 	_ "github.com/dboslite/dboslite/store/postgres" // the view on PostgreSQL too
 )
 
@@ -49,28 +46,7 @@ func backends(t *testing.T) []backend {
 		t.Log("PostgreSQL skipped: set DBOS_TEST_POSTGRES_URL=postgres://postgres:postgres@127.0.0.1:5432/dboslite_test to test it")
 		return bs
 	}
-	b := make([]byte, 8)
-	rand.Read(b)
-	schema := "t_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		db, err := sql.Open("pgx", base)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer db.Close()
-		if _, err := db.Exec(`DROP SCHEMA IF EXISTS ` + schema + ` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	sep := "?"
-	switch {
-	case !strings.Contains(base, "://"):
-		sep = " " // a key=value connection string
-	case strings.Contains(base, "?"):
-		sep = "&"
-	}
-	return append(bs, backend{"postgres", base + sep + "schema=" + schema})
+	return append(bs, backend{"postgres", pgschema.ForTest(t, base)})
 }
 
 // fill runs the fixture's workflows on a new engine of url, and returns
