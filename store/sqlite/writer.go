@@ -146,6 +146,9 @@ func (w *writer) loop(version int) {
 			continue
 		case <-tick:
 			tick = nil
+			if !w.hub.watching() {
+				continue // the last eager watch ended: nobody to wake
+			}
 			w.listen()
 			if v := w.dataVersion(); v != version {
 				version, interval = v, pollMin
