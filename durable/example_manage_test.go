@@ -198,3 +198,25 @@ func ExampleNewClient() {
 	// hello, ada <nil>
 	// 0 <nil>
 }
+
+// Count what waits in each queue, and what runs: here reports enqueued
+// on a queue that no engine serves yet.
+func ExampleEngine_QueueDepths() {
+	ctx := context.Background()
+	fixed := true
+	eng, _ := opsEngine(&fixed)
+	defer eng.Shutdown(ctx)
+	for _, day := range []string{"sun", "mon"} {
+		if _, err := durable.Enqueue[string](ctx, eng, "nightly", "report", day); err != nil {
+			log.Fatal(err)
+		}
+	}
+	depths, err := eng.QueueDepths(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, d := range depths {
+		fmt.Printf("%s: %d enqueued, %d running\n", d.Queue, d.Enqueued, d.Pending)
+	}
+	// Output: nightly: 2 enqueued, 0 running
+}
