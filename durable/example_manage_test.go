@@ -2,6 +2,7 @@ package durable_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -219,4 +220,33 @@ func ExampleEngine_QueueDepths() {
 		fmt.Printf("%s: %d enqueued, %d running\n", d.Queue, d.Enqueued, d.Pending)
 	}
 	// Output: nightly: 2 enqueued, 0 running
+}
+
+// Cancel a workflow that waits in a queue: it never runs, and whoever
+// waits for it hears so. A second cancel changes nothing.
+func ExampleEngine_Cancel() {
+	ctx := context.Background()
+	fixed := true
+	eng, report := opsEngine(&fixed)
+	defer eng.Shutdown(ctx)
+	h, err := durable.Enqueue[string](ctx, eng, "nightly", "report", "sat", durable.WithID("report-sat"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for range 2 {
+		if err := eng.Cancel(ctx, "report-sat", durable.WithChildren(false)); err != nil {
+			log.Fatal(err)
+		}
+	}
+	_, err = h.Result(ctx)
+	fmt.Println(errors.Is(err, durable.ErrWorkflowCancelled))
+	st, err := report.Retrieve(ctx, "report-sat")
+	if err != nil {
+		log.Fatal(err)
+	}
+	status, err := st.Status(ctx)
+	fmt.Println(status.Status, err)
+	// Output:
+	// true
+	// CANCELLED <nil>
 }
