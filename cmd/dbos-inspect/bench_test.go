@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"io"
 	"os"
 	"os/exec"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/dboslite/dboslite/durable"
+	"github.com/dboslite/dboslite/internal/pgschema"
+	seedpkg "github.com/dboslite/dboslite/internal/seed"
 	"github.com/dboslite/dboslite/store"
 )
 
@@ -28,20 +29,11 @@ import (
 // overrides) with one SQL statement, as durable's management benchmarks
 // do; with DBOS_TEST_POSTGRES_URL set it runs on PostgreSQL too.
 
-const seedRowsEnv = "DBOSLITE_BENCH_ROWS"
-
-func benchRows() int {
-	if n, err := strconv.Atoi(os.Getenv(seedRowsEnv)); err == nil && n > 0 {
-		return n
-	}
-	return 1_000_000
-}
-
 // benchURLs returns a new database of each backend, migrated.
 func benchURLs(b *testing.B) map[string]string {
 	urls := map[string]string{"sqlite": "sqlite:" + filepath.Join(b.TempDir(), "sys.sqlite")}
 	if os.Getenv(postgresEnv) != "" {
-		urls["postgres"] = benchPostgresURL(b)
+		urls["postgres"] = pgschema.ForTest(b, os.Getenv(postgresEnv))
 	}
 	for _, url := range urls {
 		s, err := store.Open(context.Background(), url)
@@ -53,61 +45,12 @@ func benchURLs(b *testing.B) map[string]string {
 	return urls
 }
 
-func benchPostgresURL(b *testing.B) string {
-	base := os.Getenv(postgresEnv)
-	schema := "bench_" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	b.Cleanup(func() {
-		if db, err := sql.Open("pgx", base); err == nil {
-			db.Exec(`DROP SCHEMA IF EXISTS ` + schema + ` CASCADE`)
-			db.Close()
-		}
-	})
-	if strings.Contains(base, "?") {
-		return base + "&schema=" + schema
-	}
-	return base + "?schema=" + schema
-}
-
-// seed inserts n finished workflows, one in ten in ERROR.
-func seed(b *testing.B, url string, n int) {
-	b.Helper()
-	start := time.Now()
-	past := time.Now().Add(-time.Hour).UnixMilli()
-	var db *sql.DB
-	var err error
-	var q string
-	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
-		db, err = sql.Open("sqlite", path)
-		q = `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ?)
-			INSERT INTO workflows (id, name, status, input, output, executor_id, app_version, created_at, updated_at, completed_at)
-			SELECT printf('seed-%07d', i), 'seeded', CASE WHEN i % 10 = 0 THEN 'ERROR' ELSE 'SUCCESS' END,
-				CAST('1' AS BLOB), CAST('2' AS BLOB), 'local', 'v1', ? + i, ? + i, ? + i FROM c`
-	} else {
-		_, schema, _ := strings.Cut(url, "schema=")
-		db, err = sql.Open("pgx", os.Getenv(postgresEnv))
-		q = `INSERT INTO ` + schema + `.workflows (id, name, status, input, output, executor_id, app_version, created_at,
-				updated_at, completed_at)
-			SELECT 'seed-' || lpad(i::text, 7, '0'), 'seeded', CASE WHEN i % 10 = 0 THEN 'ERROR' ELSE 'SUCCESS' END,
-				'\x31'::bytea, '\x32'::bytea, 'local', 'v1', $2::bigint + i, $3::bigint + i, $4::bigint + i
-			FROM generate_series(1, $1::bigint) AS i`
-		defer func() { db.Exec(`VACUUM ANALYZE ` + schema + `.workflows`) }() // as autovacuum would have, before the benchmark times anything
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(q, n, past, past, past); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("seeded %d workflows in %v", n, time.Since(start).Round(time.Millisecond))
-}
-
 // BenchmarkListFirstPage runs "dbos-inspect list" (the newest 20) and
 // "list -status ERROR" on a database of a million workflows: the
 // command's own time, open and close included.
 func BenchmarkListFirstPage(b *testing.B) {
 	for backend, url := range benchURLs(b) {
-		seed(b, url, benchRows())
+		seedpkg.Finished(b, url, os.Getenv(postgresEnv), seedpkg.Rows())
 		for _, args := range [][]string{{"list"}, {"list", "-status", "ERROR"}} {
 			b.Run(backend+"/"+strings.Join(args, "_"), func(b *testing.B) {
 				args = append([]string{"-db", url}, args...)
