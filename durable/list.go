@@ -62,7 +62,7 @@ type WorkflowPage struct {
 func (e *Engine) ListWorkflows(ctx context.Context, q ListQuery) (WorkflowPage, error) {
 	statuses := make([]store.Status, len(q.Statuses))
 	for i, s := range q.Statuses {
-		if !knownStatus(s) {
+		if !store.Status(s).Known() {
 			return WorkflowPage{}, fmt.Errorf("%w: unknown status %q", ErrInvalidQuery, s)
 		}
 		statuses[i] = store.Status(s)
@@ -192,12 +192,4 @@ func (e *Engine) get(ctx context.Context, id string) (store.Workflow, error) {
 		return wf, fmt.Errorf("%w: %w", ErrSystemDatabase, err)
 	}
 	return wf, nil
-}
-
-func knownStatus(s Status) bool {
-	switch s {
-	case StatusPending, StatusEnqueued, StatusSuccess, StatusError, StatusCancelled, StatusMaxRecoveryAttemptsExceeded:
-		return true
-	}
-	return false
 }

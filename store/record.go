@@ -18,6 +18,9 @@ const (
 	StatusMaxRecoveryAttemptsExceeded Status = "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
 )
 
+// Known reports whether s is one of the statuses above.
+func (s Status) Known() bool { return s == StatusPending || s == StatusEnqueued || s.Terminal() }
+
 // Terminal reports whether s is a final status that no run changes.
 func (s Status) Terminal() bool {
 	switch s {

@@ -48,11 +48,6 @@ import (
 // inserted while the pages were read, as every row above their start
 // was, and those they never list.
 
-var knownStatus = map[store.Status]bool{
-	store.StatusPending: true, store.StatusEnqueued: true, store.StatusSuccess: true, store.StatusError: true,
-	store.StatusCancelled: true, store.StatusMaxRecoveryAttemptsExceeded: true,
-}
-
 // settled is the condition that a row's insertion has settled: see above.
 const settled = `insert_xid < (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)`
 
@@ -218,7 +213,7 @@ func listQuery(p store.ListParams) (string, []any, error) {
 func statusCond(statuses []store.Status) (string, error) {
 	lits := make([]string, len(statuses))
 	for i, st := range statuses {
-		if !knownStatus[st] {
+		if !st.Known() {
 			return "", fmt.Errorf("unknown status %q", st)
 		}
 		lits[i] = "'" + string(st) + "'"

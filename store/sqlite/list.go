@@ -15,11 +15,6 @@ import (
 // already: a listing paged by rowid never passes a row that appears
 // later. Migration 0006 keeps rowids from being reused after a delete.
 
-var knownStatus = map[store.Status]bool{
-	store.StatusPending: true, store.StatusEnqueued: true, store.StatusSuccess: true, store.StatusError: true,
-	store.StatusCancelled: true, store.StatusMaxRecoveryAttemptsExceeded: true,
-}
-
 // ListWorkflows implements store.Store.
 func (s *Store) ListWorkflows(ctx context.Context, p store.ListParams) ([]store.Workflow, error) {
 	q, args, err := listQuery(p)
@@ -126,7 +121,7 @@ func listQuery(p store.ListParams) (string, []any, error) {
 func statusCond(statuses []store.Status) (string, error) {
 	lits := make([]string, len(statuses))
 	for i, st := range statuses {
-		if !knownStatus[st] {
+		if !st.Known() {
 			return "", fmt.Errorf("unknown status %q", st)
 		}
 		lits[i] = "'" + string(st) + "'"
