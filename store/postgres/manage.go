@@ -46,27 +46,13 @@ func (s *Store) QueueDepths(ctx context.Context) ([]store.QueueDepth, error) {
 // deduplication ID is released: another workflow may hold it by now, and
 // a resumed workflow is not a new enqueue.
 func (s *Store) ResumeWorkflow(ctx context.Context, p store.ResumeParams) (store.Workflow, error) {
-	var row workflowRow
-	var changed bool
-	err := s.retry(ctx, idempotent, func() error {
-		var rows []workflowRow
-		err := s.db.SelectContext(ctx, &rows, `WITH u AS (
-				UPDATE workflows SET status = CASE WHEN queue_name <> '' THEN 'ENQUEUED' ELSE 'PENDING' END,
+	row, changed, err := s.updateRow(ctx, idempotent, p.WorkflowID, nil, `
+		UPDATE workflows SET status = CASE WHEN queue_name <> '' THEN 'ENQUEUED' ELSE 'PENDING' END,
 					owner = '', recovery_attempts = 0, deadline_at = 0, output = NULL, error = NULL, completed_at = 0,
 					started_at = 0, dedup_id = '', updated_at = t.t
 				FROM (SELECT coalesce($2::bigint, `+dbNow+`) AS t) AS t
-				WHERE id = $1 AND status IN ('ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')
-				RETURNING `+workflowColumns+`)
-			SELECT `+workflowColumns+` FROM u`, p.WorkflowID, nowArg(p.Now))
-		if err != nil {
-			return err
-		}
-		if changed = len(rows) == 1; changed {
-			row = rows[0]
-			return nil
-		}
-		return s.db.GetContext(ctx, &row, `SELECT `+workflowColumns+` FROM workflows WHERE id = $1`, p.WorkflowID)
-	})
+				WHERE id = $1 AND status IN ('ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')`,
+		p.WorkflowID, nowArg(p.Now))
 	if err != nil {
 		return store.Workflow{}, fmt.Errorf("resume workflow %s: %w", p.WorkflowID, translate(err))
 	}

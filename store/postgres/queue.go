@@ -210,29 +210,14 @@ func (s *Store) claimSQL(partitioned bool) string {
 
 // Requeue implements store.Store.
 func (s *Store) Requeue(ctx context.Context, p store.RequeueParams) (store.Workflow, error) {
-	var row workflowRow
-	var changed bool
-	err := s.retry(ctx, idempotent, func() error {
-		var rows []workflowRow
-		err := s.db.SelectContext(ctx, &rows, `WITH u AS (
-				UPDATE workflows SET updated_at = t.t,
+	row, changed, err := s.updateRow(ctx, idempotent, p.WorkflowID, nil, `
+		UPDATE workflows SET updated_at = t.t,
 					status = CASE WHEN $2::boolean OR recovery_attempts <= $3::integer THEN 'ENQUEUED' ELSE $4 END,
 					owner = CASE WHEN $2::boolean OR recovery_attempts <= $3::integer THEN '' ELSE owner END,
 					completed_at = CASE WHEN $2::boolean OR recovery_attempts <= $3::integer THEN completed_at ELSE t.t END
 				FROM (SELECT coalesce($5::bigint, `+dbNow+`) AS t) AS t
-				WHERE id = $1 AND status = 'PENDING' AND queue_name <> '' AND owner = $6
-				RETURNING `+workflowColumns+`)
-			SELECT `+workflowColumns+` FROM u`,
-			p.WorkflowID, p.MaxAttempts < 0, p.MaxAttempts, store.StatusMaxRecoveryAttemptsExceeded, nowArg(p.Now), p.From)
-		if err != nil {
-			return err
-		}
-		if changed = len(rows) == 1; changed {
-			row = rows[0]
-			return nil
-		}
-		return s.db.GetContext(ctx, &row, `SELECT `+workflowColumns+` FROM workflows WHERE id = $1`, p.WorkflowID)
-	})
+				WHERE id = $1 AND status = 'PENDING' AND queue_name <> '' AND owner = $6`,
+		p.WorkflowID, p.MaxAttempts < 0, p.MaxAttempts, store.StatusMaxRecoveryAttemptsExceeded, nowArg(p.Now), p.From)
 	if err != nil {
 		return store.Workflow{}, fmt.Errorf("requeue workflow %s: %w", p.WorkflowID, translate(err))
 	}

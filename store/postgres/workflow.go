@@ -263,34 +263,16 @@ func (s *Store) RecoverWorkflow(ctx context.Context, p store.RecoverParams) (sto
 	if p.From == p.Owner {
 		k = once
 	}
-	var row workflowRow
-	var changed bool
-	err := s.retry(ctx, k, func() error {
-		var rows []workflowRow
-		err := s.db.SelectContext(ctx, &rows, `WITH u AS (
-				UPDATE workflows SET recovery_attempts = recovery_attempts + 1, executor_id = $2, owner = $3,
+	row, changed, err := s.updateRow(ctx, k, p.WorkflowID, func() error { return s.live(ctx, p.Owner) }, `
+		UPDATE workflows SET recovery_attempts = recovery_attempts + 1, executor_id = $2, owner = $3,
 					updated_at = t.t,
 					status = CASE WHEN $4 >= 0 AND recovery_attempts + 1 > $4 THEN $5 ELSE status END,
 					completed_at = CASE WHEN $4 >= 0 AND recovery_attempts + 1 > $4 THEN t.t ELSE completed_at END
 				FROM (SELECT coalesce($7::bigint, `+dbNow+`) AS t) AS t
 				WHERE id = $1 AND status = 'PENDING' AND owner = $6 AND ($8 = '' OR app_version IN ($8, ''))
-					AND `+fmt.Sprintf(liveSQL, "$3::text")+`
-				RETURNING `+workflowColumns+`)
-			SELECT `+workflowColumns+` FROM u`,
-			p.WorkflowID, p.ExecutorID, p.Owner, maxAttempts, store.StatusMaxRecoveryAttemptsExceeded, p.From,
-			nowArg(p.Now), p.ApplicationVersion)
-		if err != nil {
-			return err
-		}
-		if changed = len(rows) == 1; changed {
-			row = rows[0]
-			return nil
-		}
-		if err := s.live(ctx, p.Owner); err != nil {
-			return err
-		}
-		return s.db.GetContext(ctx, &row, `SELECT `+workflowColumns+` FROM workflows WHERE id = $1`, p.WorkflowID)
-	})
+					AND `+fmt.Sprintf(liveSQL, "$3::text"),
+		p.WorkflowID, p.ExecutorID, p.Owner, maxAttempts, store.StatusMaxRecoveryAttemptsExceeded, p.From,
+		nowArg(p.Now), p.ApplicationVersion)
 	if err != nil {
 		return store.Workflow{}, fmt.Errorf("recover workflow %s: %w", p.WorkflowID, translate(err))
 	}
@@ -320,26 +302,11 @@ func (s *Store) live(ctx context.Context, owner string) error {
 // CancelWorkflow implements store.Store. It notifies the workflow, its
 // queue (a slot may be free) and its owner, which must stop running it.
 func (s *Store) CancelWorkflow(ctx context.Context, p store.CancelParams) (store.Workflow, error) {
-	var row workflowRow
-	var changed bool
-	err := s.retry(ctx, idempotent, func() error {
-		var rows []workflowRow
-		err := s.db.SelectContext(ctx, &rows, `WITH u AS (
-				UPDATE workflows SET status = 'CANCELLED', error = $2, completed_at = t.t, updated_at = t.t
+	row, changed, err := s.updateRow(ctx, idempotent, p.WorkflowID, nil, `
+		UPDATE workflows SET status = 'CANCELLED', error = $2, completed_at = t.t, updated_at = t.t
 				FROM (SELECT coalesce($3::bigint, `+dbNow+`) AS t) AS t
-				WHERE id = $1 AND status NOT IN ('SUCCESS', 'ERROR', 'CANCELLED')
-				RETURNING `+workflowColumns+`)
-			SELECT `+workflowColumns+` FROM u`,
-			p.WorkflowID, p.Reason, nowArg(p.Now))
-		if err != nil {
-			return err
-		}
-		if changed = len(rows) == 1; changed {
-			row = rows[0]
-			return nil
-		}
-		return s.db.GetContext(ctx, &row, `SELECT `+workflowColumns+` FROM workflows WHERE id = $1`, p.WorkflowID)
-	})
+				WHERE id = $1 AND status NOT IN ('SUCCESS', 'ERROR', 'CANCELLED')`,
+		p.WorkflowID, p.Reason, nowArg(p.Now))
 	if err != nil {
 		return store.Workflow{}, fmt.Errorf("cancel workflow %s: %w", p.WorkflowID, translate(err))
 	}
@@ -353,4 +320,30 @@ func (s *Store) CancelWorkflow(ctx context.Context, p store.CancelParams) (store
 		}
 	}
 	return row.toStore(), nil
+}
+
+// updateRow runs update, an UPDATE of the workflow id whose RETURNING
+// clause updateRow adds, tried again as k says. When it changes nothing,
+// refused (if set) may say why, and the row is read as it stands. It
+// returns the row and whether update changed it.
+func (s *Store) updateRow(ctx context.Context, k kind, id string, refused func() error, update string, args ...any) (workflowRow, bool, error) {
+	var row workflowRow
+	var changed bool
+	err := s.retry(ctx, k, func() error {
+		var rows []workflowRow
+		if err := s.db.SelectContext(ctx, &rows, update+` RETURNING `+workflowColumns, args...); err != nil {
+			return err
+		}
+		if changed = len(rows) == 1; changed {
+			row = rows[0]
+			return nil
+		}
+		if refused != nil {
+			if err := refused(); err != nil {
+				return err
+			}
+		}
+		return s.db.GetContext(ctx, &row, `SELECT `+workflowColumns+` FROM workflows WHERE id = $1`, id)
+	})
+	return row, changed, err
 }
